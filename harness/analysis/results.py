@@ -1,0 +1,159 @@
+"""From stored records to the machine-readable results of a run.
+
+Pure over its inputs: the records and the run's config as stored. The
+baseline of each task is the best *prompting* variant on ``dev``; every
+other variant is compared with it on ``test``, paired on the same examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.paired import bootstrap_mean_ci, paired_difference
+from harness.scoring.classification import summarize
+from harness.store import Record, RunRow
+
+PRIMARY = {"classification": "label_accuracy"}
+
+
+@dataclass
+class _Cell:
+    """All records of one (task, variant-on-model) in one split."""
+
+    ids: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    gold: list[str] = field(default_factory=list)
+    pred: list[str | None] = field(default_factory=list)
+    prompt_tokens: list[int] = field(default_factory=list)
+    completion_tokens: list[int] = field(default_factory=list)
+    errors: int = 0
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    h = hashlib.sha256(":".join([str(seed), *names]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "big"))
+
+
+def _collect(records: Iterable[Record], multi_model: bool
+             ) -> dict[str, dict[str, dict[str, _Cell]]]:
+    cells: dict[str, dict[str, dict[str, _Cell]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(_Cell)))
+    for rec in records:
+        name = f"{rec.variant}@{rec.model}" if multi_model else rec.variant
+        cell = cells[rec.task][name][rec.split]
+        if rec.error is not None:
+            cell.errors += 1
+            continue
+        primary = rec.scores.get(PRIMARY["classification"], {}).get("value")
+        cell.ids.append(rec.example_id)
+        cell.scores.append(float("nan") if primary is None else float(primary))
+        cell.gold.append(rec.target)
+        cell.pred.append(rec.output.get("prediction"))
+        cell.prompt_tokens.append(rec.prompt_tokens)
+        cell.completion_tokens.append(rec.completion_tokens)
+    return cells
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return float(np.mean(xs)) if xs else None
+
+
+def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str, float],
+                    candidates: Sequence[str]) -> tuple[str, str]:
+    """Pick the best prompting variant on dev (ties: shorter prompt, then name).
+
+    Returns:
+        The chosen name and a sentence saying why.
+    """
+    scored = [c for c in candidates if c in dev_scores]
+    if not scored:
+        return candidates[0], (f"no dev scores; using the first listed prompt variant "
+                               f"{candidates[0]!r} (not chosen on test)")
+    best = min(scored, key=lambda c: (-dev_scores[c], prompt_tokens.get(c, 0.0), c))
+    others = ", ".join(f"{c} {dev_scores[c]:.3f}" for c in scored if c != best)
+    why = f"highest dev score {dev_scores[best]:.3f}" + (f" (vs {others})" if others else "")
+    return best, why
+
+
+def _variant_entry(name: str, kind: str, model: str, cell: _Cell, labels: Sequence[str],
+                   rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
+    ci = bootstrap_mean_ci(cell.scores, rng, resamples=resamples, confidence=conf)
+    summary = summarize(cell.gold, cell.pred, labels)
+    return {
+        "name": name, "kind": kind, "model": model, "score": ci.estimate,
+        "ci_low": ci.low, "ci_high": ci.high, "n": ci.n, "errors": cell.errors,
+        "prompt_tokens_mean": _mean(cell.prompt_tokens),
+        "completion_tokens_mean": _mean(cell.completion_tokens),
+        "metrics": {"accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
+                    "invalid_rate": summary.invalid_rate},
+        "confusion": {"labels": list(summary.labels),
+                      "matrix": [list(r) for r in summary.confusion]},
+        "per_label": summary.per_label,
+    }
+
+
+def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
+    """The results dictionary (``results.json``) of one run, from the store alone."""
+    cfg = run.config
+    labels_by_task = {t["name"]: t["labels"] for t in cfg["tasks"]}
+    spec = cfg["spec"]
+    seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
+    kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
+    multi = len(cfg["models"]) > 1
+    cells = _collect(records, multi)
+    tasks_out = []
+    for task_name in [t["name"] for t in cfg["tasks"]]:
+        by_variant = cells.get(task_name, {})
+        names = list(by_variant)
+        variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
+        model_of = {n: n.split("@", 1)[1] if "@" in n else cfg["models"][0] for n in names}
+        dev = {n: float(np.nanmean(c["dev"].scores)) for n, c in by_variant.items()
+               if c["dev"].scores}
+        dev_tokens = {n: float(np.mean(c["dev"].prompt_tokens)) for n, c in by_variant.items()
+                      if c["dev"].prompt_tokens}
+        prompts = [n for n in names if variant_kind[n] == "prompt"] or names
+        entry: dict[str, Any] = {"task": task_name, "family": "classification",
+                                 "metric": "accuracy", "variants": [], "comparisons": []}
+        if not names:
+            entry.update(baseline=None, baseline_reason="no records", note="no records")
+            tasks_out.append(entry)
+            continue
+        baseline, why = choose_baseline(dev, dev_tokens, prompts)
+        entry.update(baseline=baseline, baseline_reason=why)
+        labels = labels_by_task[task_name]
+        for n in names:
+            entry["variants"].append(_variant_entry(
+                n, variant_kind[n], model_of[n], by_variant[n]["test"], labels,
+                _rng(seed, task_name, n), res, conf))
+            if dev.get(n) is not None:
+                entry["variants"][-1]["dev_score"] = dev[n]
+        base = by_variant[baseline]["test"]
+        for n in names:
+            if n == baseline:
+                continue
+            cand = by_variant[n]["test"]
+            common = sorted(set(base.ids) & set(cand.ids))
+            a = dict(zip(base.ids, base.scores, strict=True))
+            b = dict(zip(cand.ids, cand.scores, strict=True))
+            d = paired_difference(common, [a[i] for i in common], common,
+                                  [b[i] for i in common], _rng(seed, task_name, baseline, n),
+                                  baseline=baseline, candidate=n, resamples=res,
+                                  confidence=conf)
+            dropped = len(set(base.ids) ^ set(cand.ids))
+            entry["comparisons"].append({
+                "baseline": baseline, "candidate": n, "delta": d.delta, "ci_low": d.low,
+                "ci_high": d.high, "n": d.n, "wins": d.wins, "losses": d.losses,
+                "ties": d.ties, "unpaired_dropped": dropped, "note": d.note})
+        if len(names) == 1:
+            entry["note"] = "only one variant: no comparison is possible"
+        tasks_out.append(entry)
+    return {"schema": 1, "run_id": run.run_id, "created": run.created,
+            "config_digest": run.config_digest, "config_path": run.config_path,
+            "status": run.status, "model_calls": run.model_calls,
+            "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}

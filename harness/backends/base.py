@@ -1,0 +1,165 @@
+"""The one backend interface: ``generate`` for text, ``score`` for label log-likelihoods.
+
+Backends are registered with :func:`backend` under the prefix of a model
+spec (``embedded``, ``openai:MODEL``, ``ollama:MODEL``, ``hf:PATH``,
+``fake:SCRIPT``); :func:`parse_spec` turns the string into a
+:class:`ModelSpec` in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from harness.errors import UsageError
+from harness.registry import Registry
+
+
+class TransientBackendError(RuntimeError):
+    """A failure worth retrying: connection drop, timeout, 429 or 5xx.
+
+    Args:
+        message: What happened.
+        retry_after: Seconds the server asked us to wait, when it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``backend:model`` string plus an optional adapter."""
+
+    backend: str
+    model: str = ""
+    adapter: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.backend}:{self.model}" if self.model else self.backend
+        return text + (f"+{self.adapter}" if self.adapter else "")
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """Generate a completion of ``prompt``."""
+
+    prompt: str
+    max_tokens: int = 32
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GenResponse:
+    """A completion with the token counts the economics need."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Log-likelihood of each continuation given ``prompt`` (all its tokens)."""
+
+    prompt: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScoreResponse:
+    """Summed log-probabilities and token counts, one per continuation."""
+
+    logprobs: tuple[float, ...]
+    token_counts: tuple[int, ...]
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, decided once, not by per-quirk flags."""
+
+    logprobs: bool
+    tokenizer: bool
+    max_concurrency: int = 1
+
+
+class Backend(Protocol):
+    """A model behind one small interface.
+
+    ``identity`` is what makes a cached response valid: the backend name,
+    a digest of the model weights (or the remote model id) and the adapter
+    digest (or ``None``).
+    """
+
+    capabilities: Capabilities
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """Backend, model digest and adapter digest for the cache key."""
+        ...
+
+    def generate(self, request: GenRequest) -> GenResponse:
+        """Complete one prompt."""
+        ...
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Score each continuation of one prompt (needs ``capabilities.logprobs``)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Count tokens with the backend's tokenizer (approximate if it has none)."""
+        ...
+
+    def close(self) -> None:
+        """Release the model or connection."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Settings for creating a backend that do not belong in the spec string."""
+
+    cache_dir: str | None = None
+    seed: int = 0
+    n_ctx: int = 2048
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+Factory = Callable[[ModelSpec, BackendOptions], Backend]
+BACKENDS: Registry[Factory] = Registry("backend")
+
+
+def backend(name: str) -> Callable[[Factory], Factory]:
+    """Register a backend factory under the spec prefix ``name``."""
+    return BACKENDS.register(name)
+
+
+def parse_spec(text: str, adapter: str | None = None) -> ModelSpec:
+    """Parse ``embedded``, ``openai:gpt-4o-mini``, ``hf:./path`` and friends.
+
+    Raises:
+        UsageError: The prefix is unknown or a model name is missing.
+    """
+    name, sep, model = text.strip().partition(":")
+    if name not in BACKENDS:
+        BACKENDS.get(name)  # raises with the valid names
+    if name != "embedded" and not model:
+        raise UsageError(f"model spec {text!r} needs a model after '{name}:'",
+                         hint=f"e.g. {name}:MODEL")
+    return ModelSpec(backend=name, model=model if sep else "", adapter=adapter)
+
+
+def create(spec: ModelSpec, options: BackendOptions) -> Backend:
+    """Build the backend for ``spec``."""
+    return BACKENDS.get(spec.backend)(spec, options)
+
+
+# Lazy registrations: the module is imported only when its backend is used.
+BACKENDS.add("embedded", "harness.backends.embedded:create")
+BACKENDS.add("fake", "harness.backends.fake:create")

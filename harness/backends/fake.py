@@ -1,0 +1,87 @@
+"""A scripted backend for unit tests: no network, no weights, deterministic.
+
+``fake:keyword`` behaves like a weak reader: a continuation scores higher
+when its text occurs near the end of the prompt (where the input is), so
+tests can build tasks with a controlled accuracy. ``fake:flaky`` raises a
+transient error on every third new prompt so retries can be tested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from harness.backends.base import (
+    BackendOptions,
+    Capabilities,
+    GenRequest,
+    GenResponse,
+    ModelSpec,
+    ScoreRequest,
+    ScoreResponse,
+    TransientBackendError,
+)
+from harness.errors import UsageError
+
+MODES = ("keyword", "flaky", "nologprobs")
+
+
+def _noise(text: str) -> float:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") / 2**32
+
+
+class FakeBackend:
+    """Deterministic scripted model."""
+
+    def __init__(self, mode: str) -> None:
+        if mode not in MODES:
+            raise UsageError(f"unknown fake mode {mode!r}", hint=f"one of: {', '.join(MODES)}")
+        self.mode = mode
+        self.capabilities = Capabilities(logprobs=mode != "nologprobs", tokenizer=True,
+                                         max_concurrency=4)
+        self._seen: set[str] = set()
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """Backend, model and adapter identity."""
+        return {"backend": "fake", "model": self.mode, "adapter": None}
+
+    def _maybe_fail(self, prompt: str) -> None:
+        if self.mode == "flaky" and prompt not in self._seen:
+            self._seen.add(prompt)
+            if _noise(prompt) < 0.34:
+                raise TransientBackendError("fake transient failure")
+
+    def _affinity(self, prompt: str, continuation: str) -> float:
+        tail = prompt[-300:].lower()
+        word = continuation.strip().lower()
+        return (3.0 if word and word in tail else 0.0) + _noise(prompt + continuation)
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Score continuations by how visibly they occur near the prompt's end."""
+        if not self.capabilities.logprobs:
+            raise UsageError("backend fake:nologprobs has no logprobs")
+        self._maybe_fail(request.prompt)
+        counts = tuple(max(1, len(c.split())) for c in request.continuations)
+        lps = tuple(self._affinity(request.prompt, c) - 5.0 - n
+                    for c, n in zip(request.continuations, counts, strict=True))
+        return ScoreResponse(lps, counts, self.count_tokens(request.prompt))
+
+    def generate(self, request: GenRequest) -> GenResponse:
+        """Return the last capitalised word of the prompt's tail, or 'none'."""
+        self._maybe_fail(request.prompt)
+        words = [w.strip(".,:;!?") for w in request.prompt[-300:].split()]
+        caps = [w for w in words if w.isupper() and len(w) > 2]
+        text = caps[-1] if caps else "none"
+        return GenResponse(text, self.count_tokens(request.prompt), 1)
+
+    def count_tokens(self, text: str) -> int:
+        """Whitespace tokens."""
+        return len(text.split())
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def create(spec: ModelSpec, options: BackendOptions) -> FakeBackend:
+    """Build a fake backend from ``fake:MODE``."""
+    return FakeBackend(spec.model or "keyword")

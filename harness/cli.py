@@ -1,0 +1,159 @@
+"""The ``tunegate`` command: parse, call one function, map the result to an exit code.
+
+Exit codes: 0 ok, 1 gate failed or regression, 2 usage or input error,
+3 inconclusive, 130 interrupted (finished work is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import UsageError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check task, variant and run files; one line per file."""
+    from harness.config import load_config
+    from harness.tasks import load_task
+    from harness.variants.prompt import load_variant
+    from harness.yamlio import load_yaml
+
+    bad = 0
+    for path in args.paths:
+        try:
+            data = load_yaml(path).data
+            if "family" in data:
+                task = load_task(path)
+                sizes = ", ".join(f"{k} {len(v)}" for k, v in task.examples.items())
+                _out(f"{path}: ok: task {task.name} ({task.family}; {sizes})")
+            elif "template" in data:
+                variant = load_variant(path)
+                _out(f"{path}: ok: variant {variant.name} ({variant.spec.kind})")
+            else:
+                cfg = load_config(path)
+                _out(f"{path}: ok: run {cfg.spec.name} ({len(cfg.tasks)} tasks x "
+                     f"{len(cfg.variants)} variants x {len(cfg.models)} models)")
+        except UsageError as exc:
+            _err(exc.one_line())
+            bad += 1
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def _progress_bar() -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                   disable=not sys.stderr.isatty())
+    ids: dict[str, int] = {}
+
+    def update(done: int, total: int, label: str) -> None:
+        if "main" not in ids:
+            bar.start()
+            ids["main"] = bar.add_task(label, total=total, completed=done - 1)
+        bar.update(ids["main"], completed=done, total=total, description=label)
+
+    return update, bar.stop
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or resume) a config, then write its report."""
+    from harness.backends.base import BackendOptions
+    from harness.config import load_config
+    from harness.report import write_report
+    from harness.runner import Runner
+    from harness.store import Store
+
+    cfg = load_config(args.config)
+    store = Store(args.store)
+    update, stop = _progress_bar()
+    runner = Runner(cfg, store, BackendOptions(seed=cfg.spec.seed), progress=update)
+    try:
+        result = runner.run()
+    except KeyboardInterrupt:
+        stop()
+        _err("interrupted: finished examples are kept in the store; run the same command "
+             "again to resume")
+        return EXIT_INTERRUPTED
+    finally:
+        stop()
+    verb = "resumed" if result.resumed else "ran"
+    _out(f"{verb} run {result.run_id}: {result.records} examples scored, "
+         f"{result.skipped} already stored, {result.model_calls} model calls, "
+         f"{result.cache_hits} cache hits, {result.retries} retries, {result.errors} errors")
+    if result.model_calls == 0 and result.records:
+        _out("all responses came from the cache: zero model calls")
+    out = write_report(store, result.run_id, args.reports)
+    _out(f"report: {out / 'report.md'}")
+    if result.errors:
+        _err(f"{result.errors} examples failed after retries; run again to retry them")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild a run's report from the store (no model calls)."""
+    from harness.report import write_report
+    from harness.store import Store
+
+    if not (Path(args.store) / "store.sqlite").is_file():
+        raise UsageError("no store here", args.store, hint="run `tunegate run CONFIG` first "
+                         "or pass --store")
+    out = write_report(Store(args.store), args.run, args.reports)
+    _out(f"report: {out / 'report.md'}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tunegate", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = p.add_subparsers(dest="command", required=True)
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--store", default=os.environ.get("TUNEGATE_STORE", ".tunegate"),
+                       help="store directory (default .tunegate, or $TUNEGATE_STORE)")
+    where.add_argument("--reports", default="reports", help="reports directory")
+
+    v = sub.add_parser("validate", help="check task, variant and run files: YAML syntax, "
+                       "unknown or missing keys, types, data files, columns, labels, "
+                       "duplicate ids, empty splits, templates")
+    v.add_argument("paths", nargs="+")
+    v.set_defaults(fn=cmd_validate)
+    r = sub.add_parser("run", parents=[where], help="run or resume a config, then report")
+    r.add_argument("config")
+    r.set_defaults(fn=cmd_run)
+    rep = sub.add_parser("report", parents=[where], help="rebuild a report from the store")
+    rep.add_argument("run", nargs="?", default="latest", help="run id or 'latest'")
+    rep.set_defaults(fn=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tunegate`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.fn(args)
+    except UsageError as exc:
+        _err(exc.one_line())
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Run configs: which tasks, variants and models to run, with which seed.
+
+Paths inside a config are relative to the config file. Everything that
+changes the experiment (seed, splits, limits) is part of the config digest
+recorded with the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.backends.base import ModelSpec, parse_spec
+from harness.errors import UsageError
+from harness.tasks import Task, load_task
+from harness.variants.prompt import Variant, load_variant
+from harness.yamlio import YamlDoc, load_yaml, validate
+
+
+class AnalysisSpec(BaseModel):
+    """Statistics settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resamples: int = Field(2000, ge=200, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+
+
+class RunSpec(BaseModel):
+    """What a run config file may say."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_.-]+$")
+    description: str = ""
+    seed: int = 0
+    tasks: list[str] = Field(min_length=1)
+    variants: list[str] = Field(min_length=1)
+    models: list[str] = Field(["embedded"], min_length=1)
+    splits: list[Literal["dev", "test"]] = ["dev", "test"]
+    limit: dict[Literal["dev", "test"], int] = {}
+    concurrency: int = Field(4, ge=1, le=256)
+    max_retries: int = Field(4, ge=0, le=20)
+    analysis: AnalysisSpec = AnalysisSpec()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A loaded run config with its tasks, variants and model specs resolved."""
+
+    spec: RunSpec
+    path: Path
+    tasks: tuple[Task, ...]
+    variants: tuple[Variant, ...]
+    models: tuple[ModelSpec, ...]
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as recorded in the store (resolved paths, digests)."""
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "path": str(self.path),
+            "tasks": [{"name": t.name, "path": str(t.path), "digest": t.digest,
+                       "family": t.family, "labels": list(t.spec.labels)}
+                      for t in self.tasks],
+            "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
+                          "kind": v.spec.kind} for v in self.variants],
+            "models": [str(m) for m in self.models],
+        }
+
+
+def _resolve_list(doc: YamlDoc, key: str) -> list[Path]:
+    out = []
+    for i, rel in enumerate(doc.data.get(key, [])):
+        p = (doc.path.parent / str(rel)).resolve()
+        if not p.is_file():
+            raise doc.error(f"{key[:-1]} file not found: {p}", (key, i))
+        out.append(p)
+    return out
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load a run config and everything it names.
+
+    Raises:
+        UsageError: Anything wrong in the config or in a file it names.
+    """
+    doc = load_yaml(path)
+    spec = validate(RunSpec, doc)
+    tasks = tuple(load_task(p) for p in _resolve_list(doc, "tasks"))
+    variants = tuple(load_variant(p) for p in _resolve_list(doc, "variants"))
+    for kind, names in (("task", [t.name for t in tasks]),
+                        ("variant", [v.name for v in variants])):
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise doc.error(f"two {kind}s are named {sorted(dup)[0]!r}", (f"{kind}s",))
+    models = []
+    for i, text in enumerate(spec.models):
+        try:
+            models.append(parse_spec(text))
+        except UsageError as exc:
+            raise doc.error(exc.message, ("models", i), hint=exc.hint) from None
+    blob = json.dumps({"spec": spec.model_dump(mode="json"),
+                       "tasks": [t.digest for t in tasks],
+                       "variants": [v.digest for v in variants]}, sort_keys=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return RunConfig(spec, doc.path, tasks, variants, tuple(models), digest)

@@ -1,0 +1,131 @@
+"""Turning one example into an :class:`Output` through a variant and a model.
+
+Classification prefers label scoring: the log-likelihood of every label's
+full token sequence after the prompt, so the answer is always a valid label.
+Without logprobs it generates and matches the answer strictly against the
+labels (anything else is an invalid, i.e. wrong, answer). Contextual
+calibration (Zhao et al., 2021) divides each label's probability by its
+probability on content-free inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.backends.base import GenRequest, ScoreRequest
+from harness.cache import CachedModel, Usage
+from harness.errors import UsageError
+from harness.scoring.base import Output
+from harness.tasks import Example, Task
+from harness.variants.prompt import CONTENT_FREE, Variant
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    """Everything fixed for one (task, variant, model) before examples run."""
+
+    task: Task
+    variant: Variant
+    shots: tuple[Example, ...]
+    use_logprobs: bool
+    calibration: Mapping[str, float] | None = None
+
+
+def _continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
+    sep = "" if not prompt or prompt[-1].isspace() else " "
+    return tuple(sep + lab for lab in labels)
+
+
+def _log_softmax(values: Sequence[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    m = arr.max()
+    return arr - (m + np.log(np.exp(arr - m).sum()))
+
+
+def label_logprobs(model: CachedModel, prompt: str, labels: Sequence[str]
+                   ) -> tuple[dict[str, float], Usage]:
+    """Summed log-probability of each label's tokens after ``prompt``."""
+    resp, usage = model.score(ScoreRequest(prompt, _continuations(prompt, labels)))
+    return dict(zip(labels, resp.logprobs, strict=True)), usage
+
+
+def calibration_prior(model: CachedModel, task: Task, variant: Variant,
+                      shots: Sequence[Example]) -> dict[str, float]:
+    """Mean label distribution (log) on content-free inputs, for calibration."""
+    labels = list(task.spec.labels)
+    probs = []
+    for text in CONTENT_FREE:
+        lps, _ = label_logprobs(model, variant.render(task, text, shots), labels)
+        probs.append(np.exp(_log_softmax([lps[lab] for lab in labels])))
+    mean = np.mean(probs, axis=0)
+    return {lab: float(np.log(p)) for lab, p in zip(labels, mean / mean.sum(), strict=True)}
+
+
+def match_label(text: str, labels: Sequence[str]) -> str | None:
+    """Strictly match a generated answer to a label (case-insensitive, first line).
+
+    >>> match_label(" tide.\\nmore", ["ORCA", "TIDE"])
+    'TIDE'
+    >>> match_label("I think TIDE", ["ORCA", "TIDE"]) is None
+    True
+    """
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    answer = first.strip().strip(".,;:!\"'`*").strip()
+    by_lower = {lab.lower(): lab for lab in labels}
+    return by_lower.get(answer.lower())
+
+
+def max_label_tokens(model: CachedModel, labels: Sequence[str]) -> int:
+    """Token budget for a generated label: the longest label plus slack."""
+    return max(model.backend.count_tokens(" " + lab) for lab in labels) + 2
+
+
+def predict_classification(model: CachedModel, plan: PromptPlan, example: Example
+                           ) -> tuple[Output, Usage]:
+    """Predict one example's label with the plan's variant."""
+    task, labels = plan.task, list(plan.task.spec.labels)
+    prompt = plan.variant.render(task, example.input, plan.shots)
+    if plan.use_logprobs:
+        lps, usage = label_logprobs(model, prompt, labels)
+        scores = _log_softmax([lps[lab] for lab in labels])
+        if plan.calibration is not None:
+            scores = scores - np.array([plan.calibration[lab] for lab in labels])
+        best = labels[int(np.argmax(scores))]
+        detail = {"mode": "logprobs", "logprobs": {k: round(v, 4) for k, v in lps.items()},
+                  "calibrated": plan.calibration is not None}
+        return Output(best, best, detail), usage
+    resp, usage = model.generate(GenRequest(
+        prompt, max_tokens=max_label_tokens(model, labels), stop=("\n",),
+        temperature=task.spec.generation.temperature))
+    pred = match_label(resp.text, labels)
+    return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason}), usage
+
+
+def make_plan(model: CachedModel, task: Task, variant: Variant,
+              shots: tuple[Example, ...]) -> PromptPlan:
+    """Decide label scoring vs generation and compute calibration once.
+
+    Raises:
+        UsageError: The variant asks for logprobs or calibration the backend lacks.
+    """
+    has = model.backend.capabilities.logprobs
+    mode = variant.spec.scoring
+    if mode == "logprobs" and not has:
+        raise UsageError(f"variant {variant.name!r} needs logprobs, which backend "
+                         f"{model.identity['backend']} does not give", variant.path,
+                         hint="set scoring: generate or auto")
+    use = has if mode == "auto" else mode == "logprobs"
+    cal = None
+    if variant.spec.calibrate:
+        if not use:
+            raise UsageError(f"variant {variant.name!r} calibrates label scores, which needs "
+                             "logprobs", variant.path, hint="remove calibrate or use a "
+                             "backend with logprobs")
+        cal = calibration_prior(model, task, variant, shots)
+        if any(math.isinf(v) for v in cal.values()):
+            cal = None
+    return PromptPlan(task, variant, shots, use, cal)

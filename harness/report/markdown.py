@@ -1,0 +1,65 @@
+"""``report.md``: the run's tables for terminals and pull requests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _ci(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "n/a"
+    return f"[{_pct(lo)}, {_pct(hi)}]"
+
+
+def _signed(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{100 * x:+.1f}"
+
+
+def _task_section(t: dict[str, Any], conf: float) -> list[str]:
+    out = [f"## {t['task']} ({t['family']}, metric: {t['metric']})", ""]
+    if not t["variants"]:
+        return [*out, "No records for this task.", ""]
+    out += [f"Baseline: **{t['baseline']}**, chosen on dev: {t['baseline_reason']}.", ""]
+    level = f"{round(conf * 100)}% CI"
+    out += [f"| variant | kind | test {t['metric']} % | {level} | n | errors | dev % "
+            "| prompt tokens | macro-F1 % | invalid % |",
+            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for v in t["variants"]:
+        mark = " (baseline)" if v["name"] == t["baseline"] else ""
+        toks = v["prompt_tokens_mean"]
+        out.append(
+            f"| {v['name']}{mark} | {v['kind']} | {_pct(v['score'])} | "
+            f"{_ci(v['ci_low'], v['ci_high'])} | {v['n']} | {v['errors']} | "
+            f"{_pct(v.get('dev_score'))} | {'n/a' if toks is None else f'{toks:.0f}'} | "
+            f"{_pct(v['metrics']['macro_f1'])} | {_pct(v['metrics']['invalid_rate'])} |")
+    out.append("")
+    if t["comparisons"]:
+        out += [f"Paired differences on the same test examples (candidate - baseline, "
+                f"percentage points, {level} by paired bootstrap):", "",
+                "| candidate | vs baseline | delta | CI | n | wins / losses / ties |",
+                "|---|---|---:|---|---:|---|"]
+        for c in t["comparisons"]:
+            ci = "n/a" if math.isnan(c["ci_low"]) else \
+                f"[{_signed(c['ci_low'])}, {_signed(c['ci_high'])}]"
+            out.append(f"| {c['candidate']} | {c['baseline']} | {_signed(c['delta'])} | {ci} "
+                       f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
+        out.append("")
+    if t.get("note"):
+        out += [f"Note: {t['note']}.", ""]
+    return out
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """Render results as Markdown."""
+    lines = [f"# tunegate report: run {results['run_id']}", "",
+             f"Created {results['created']} from `{results['config_path']}` "
+             f"(config digest `{results['config_digest']}`, seed {results['seed']}, "
+             f"status {results['status']}).", ""]
+    for t in results["tasks"]:
+        lines += _task_section(t, results["confidence"])
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,89 @@
+"""Scorers: per-example scores with an explanation, registered by name.
+
+A scorer is a plain callable ``(example, output) -> Score``. Everything about
+it lives in one frozen :class:`ScorerInfo`; its name is what the store
+records, so ``tunegate score`` can rebuild it from the store alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.registry import Registry
+from harness.tasks import Example
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a variant produced for one example.
+
+    Attributes:
+        text: The raw model output (generated text, or the chosen label).
+        prediction: The parsed answer (a label for classification), or ``None``
+            when the output could not be parsed: a scored failure.
+        detail: Backend-specific evidence (label log-probabilities, ...).
+    """
+
+    text: str
+    prediction: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One example's score. ``value`` is a float; NaN means unscored."""
+
+    value: float
+    explanation: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def unscored(cls, reason: str) -> Score:
+        """A score that could not be computed (distinct from a 0.0 failure)."""
+        return cls(math.nan, reason)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the store (NaN as ``None``)."""
+        return {"value": None if math.isnan(self.value) else self.value,
+                "explanation": self.explanation, "detail": dict(self.detail)}
+
+
+ScorerFn = Callable[[Example, Output], Score]
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """A registered scorer and what its scores mean.
+
+    ``kind`` picks the paired test: McNemar for ``binary``, a paired
+    permutation test for ``continuous``.
+    """
+
+    name: str
+    family: str
+    fn: ScorerFn
+    higher_is_better: bool = True
+    kind: Literal["binary", "continuous"] = "binary"
+
+
+SCORERS: Registry[ScorerInfo] = Registry("scorer")
+
+
+def scorer(name: str, family: str, *, higher_is_better: bool = True,
+           kind: Literal["binary", "continuous"] = "binary"
+           ) -> Callable[[ScorerFn], ScorerFn]:
+    """Register ``fn`` as scorer ``name`` for tasks of ``family``."""
+
+    def deco(fn: ScorerFn) -> ScorerFn:
+        SCORERS.add(name, ScorerInfo(name, family, fn, higher_is_better, kind))
+        return fn
+
+    return deco
+
+
+def scorers_for(family: str) -> list[ScorerInfo]:
+    """All scorers registered for ``family``, by name."""
+    return [info for n in SCORERS.names() if (info := SCORERS.get(n)).family == family]

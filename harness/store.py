@@ -1,0 +1,280 @@
+"""The SQLite store: response cache, runs and per-example records.
+
+The store is the only state. ``tunegate score`` and ``tunegate report``
+rebuild everything from it with zero model calls, and an interrupted run
+resumes from it. Every record is committed as it finishes (WAL mode), so a
+killed process loses at most the requests in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    latency_s REAL NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    config_path TEXT NOT NULL,
+    config_digest TEXT NOT NULL,
+    config TEXT NOT NULL,
+    model_calls INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS records (
+    run_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    task_digest TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    model TEXT NOT NULL,
+    split TEXT NOT NULL,
+    example_id TEXT NOT NULL,
+    sample INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    output TEXT NOT NULL,
+    scores TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    cached INTEGER NOT NULL,
+    error TEXT,
+    created TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, variant, model, split, example_id, sample)
+);
+"""
+
+
+def now() -> str:
+    """UTC timestamp in ISO format."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def cache_key(identity: Mapping[str, Any], kind: str, request: Mapping[str, Any],
+              sample: int = 0) -> str:
+    """SHA-256 over backend identity, request kind, the full request and sample index."""
+    blob = json.dumps({"identity": identity, "kind": kind, "request": request,
+                       "sample": sample}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as stored."""
+
+    run_id: str
+    created: str
+    finished: str | None
+    status: str
+    config_path: str
+    config_digest: str
+    config: dict[str, Any]
+    model_calls: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """One scored (task, variant, model, split, example, sample)."""
+
+    run_id: str
+    task: str
+    task_digest: str
+    variant: str
+    model: str
+    split: str
+    example_id: str
+    sample: int
+    target: str
+    output: dict[str, Any]
+    scores: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cached: bool
+    error: str | None
+
+
+class Store:
+    """The SQLite file under ``.tunegate/`` (or wherever the config says).
+
+    Args:
+        root: The store directory; created if missing.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / "store.sqlite"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise UsageError(f"cannot open the store: {exc}", self.root,
+                             hint="check that the directory is writable and the disk not full"
+                             ) from None
+        self._check_version()
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT version FROM schema_version").fetchone()
+        if row is None:
+            self._write("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        elif row[0] > SCHEMA_VERSION:
+            raise UsageError(f"store schema version {row[0]} is newer than this tunegate "
+                             f"({SCHEMA_VERSION})", self.path, hint="upgrade tunegate")
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        try:
+            self._db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise UsageError(f"cannot write to the store: {exc}", self.path,
+                             hint="check free disk space and permissions; "
+                             "finished results are kept") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # -- response cache -------------------------------------------------
+    def get_response(self, key: str) -> dict[str, Any] | None:
+        """Return the cached response for ``key``, with its latency, or ``None``."""
+        row = self._db.execute("SELECT response, latency_s FROM responses WHERE key = ?",
+                               (key,)).fetchone()
+        if row is None:
+            return None
+        out: dict[str, Any] = json.loads(row[0])
+        out["_latency_s"] = row[1]
+        return out
+
+    def put_response(self, key: str, kind: str, identity: Mapping[str, Any],
+                     request: Mapping[str, Any], response: Mapping[str, Any],
+                     latency_s: float) -> None:
+        """Cache a response (first writer wins)."""
+        self._write(
+            "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, kind, json.dumps(identity, sort_keys=True), json.dumps(request),
+             json.dumps(response), latency_s, now()))
+
+    # -- runs -----------------------------------------------------------
+    def create_run(self, run_id: str, config_path: str, config_digest: str,
+                   config: Mapping[str, Any]) -> None:
+        """Start a run."""
+        self._write(
+            "INSERT INTO runs (run_id, created, status, pid, config_path, config_digest, config)"
+            " VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            (run_id, now(), os.getpid(), config_path, config_digest, json.dumps(config)))
+
+    def claim_run(self, run_id: str) -> None:
+        """Mark an unfinished run as being resumed by this process."""
+        self._write("UPDATE runs SET pid = ?, status = 'running' WHERE run_id = ?",
+                    (os.getpid(), run_id))
+
+    def finish_run(self, run_id: str, status: str, model_calls: int) -> None:
+        """Record the end of a run and how many model calls it made in total."""
+        self._write("UPDATE runs SET finished = ?, status = ?, model_calls = model_calls + ?"
+                    " WHERE run_id = ?", (now(), status, model_calls, run_id))
+
+    def resumable_run(self, config_digest: str) -> str | None:
+        """Return the newest unfinished run of this config whose process is gone."""
+        rows = self._db.execute(
+            "SELECT run_id, pid FROM runs WHERE config_digest = ? AND status != 'done'"
+            " ORDER BY created DESC, rowid DESC", (config_digest,)).fetchall()
+        for run_id, pid in rows:
+            if pid is None or pid == os.getpid() or not _alive(pid):
+                return str(run_id)
+        return None
+
+    def runs(self) -> list[RunRow]:
+        """All runs, oldest first."""
+        rows = self._db.execute(
+            "SELECT run_id, created, finished, status, config_path, config_digest, config,"
+            " model_calls FROM runs ORDER BY created, rowid").fetchall()
+        return [RunRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7])
+                for r in rows]
+
+    def get_run(self, run_id: str) -> RunRow:
+        """Return one run; ``latest`` means the newest.
+
+        Raises:
+            UsageError: No such run; the message lists the available ids.
+        """
+        runs = self.runs()
+        if run_id == "latest" and runs:
+            return runs[-1]
+        for run in runs:
+            if run.run_id == run_id:
+                return run
+        ids = ", ".join(r.run_id for r in runs[-10:]) or "none yet: run `tunegate run` first"
+        raise UsageError(f"no run {run_id!r} in the store", self.path, hint=f"runs: {ids}")
+
+    # -- records --------------------------------------------------------
+    def done_keys(self, run_id: str) -> set[tuple[str, str, str, str, str, int]]:
+        """Keys of records already stored for ``run_id`` (errors excluded)."""
+        rows = self._db.execute(
+            "SELECT task, variant, model, split, example_id, sample FROM records"
+            " WHERE run_id = ? AND error IS NULL", (run_id,)).fetchall()
+        return {(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows}
+
+    def put_record(self, rec: Record) -> None:
+        """Store (or replace, e.g. after a retried error) one record and commit."""
+        self._write(
+            "INSERT OR REPLACE INTO records VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rec.run_id, rec.task, rec.task_digest, rec.variant, rec.model, rec.split,
+             rec.example_id, rec.sample, rec.target, json.dumps(rec.output),
+             json.dumps(rec.scores), rec.prompt_tokens, rec.completion_tokens,
+             rec.latency_s, int(rec.cached), rec.error, now()))
+
+    def records(self, run_id: str) -> Iterator[Record]:
+        """Every record of a run, in a stable order."""
+        cur = self._db.execute(
+            "SELECT run_id, task, task_digest, variant, model, split, example_id, sample,"
+            " target, output, scores, prompt_tokens, completion_tokens, latency_s, cached,"
+            " error FROM records WHERE run_id = ?"
+            " ORDER BY task, variant, model, split, example_id, sample", (run_id,))
+        for r in cur:
+            yield Record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), r[8],
+                         json.loads(r[9]), json.loads(r[10]), int(r[11]), int(r[12]),
+                         float(r[13]), bool(r[14]), r[15])
+
+    def update_scores(self, rec: Record, scores: Mapping[str, Any]) -> None:
+        """Replace a record's scores (``tunegate score``)."""
+        self._write(
+            "UPDATE records SET scores = ? WHERE run_id = ? AND task = ? AND variant = ?"
+            " AND model = ? AND split = ? AND example_id = ? AND sample = ?",
+            (json.dumps(dict(scores)), rec.run_id, rec.task, rec.variant, rec.model,
+             rec.split, rec.example_id, rec.sample))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,133 @@
+"""YAML loading that keeps line numbers, and pydantic validation mapped to them.
+
+Every validation error becomes a :class:`UsageError` pointing at
+``file:line`` of the offending key, so a typo never runs and never shows a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import UsageError
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class YamlDoc:
+    """A parsed YAML document plus the line of every key and item in it.
+
+    Args:
+        path: The file it came from.
+        data: The plain Python value.
+        lines: 1-based line for each location (tuple of keys/indices).
+    """
+
+    def __init__(self, path: Path, data: Any, lines: dict[Loc, int]) -> None:
+        self.path = path
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, loc: Loc) -> int | None:
+        """Return the line of ``loc`` or of its nearest ancestor that has one."""
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in self.lines:
+                return self.lines[loc[:cut]]
+        return None
+
+    def error(self, message: str, loc: Loc = (), hint: str | None = None) -> UsageError:
+        """Build a :class:`UsageError` located at ``loc`` in this file."""
+        return UsageError(message, path=self.path, line=self.line_of(loc), hint=hint)
+
+
+def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> Any:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            if not isinstance(key, str | int | float | bool):
+                raise UsageError("mapping keys must be plain scalars", path,
+                                 key_node.start_mark.line + 1)
+            skey = str(key)
+            if skey in out:
+                raise UsageError(f"duplicate key {skey!r}", path, key_node.start_mark.line + 1)
+            lines[(*loc, skey)] = key_node.start_mark.line + 1
+            out[skey] = _build(value_node, (*loc, skey), lines, path)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*loc, i), lines, path) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_yaml(path: str | Path) -> YamlDoc:
+    """Parse ``path`` as YAML, keeping the line of every key.
+
+    Raises:
+        UsageError: The file is missing, unreadable, empty or not valid YAML.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError("file not found", p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read file: {exc}", p) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise UsageError(f"malformed YAML: {exc.problem or exc.context}", p, line) from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"malformed YAML: {exc}", p) from None
+    if node is None:
+        raise UsageError("file is empty", p, 1)
+    lines: dict[Loc, int] = {}
+    data = _build(node, (), lines, p)
+    if not isinstance(data, dict):
+        raise UsageError("expected a mapping at the top level", p, 1)
+    return YamlDoc(p, data, lines)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+    kind = err["type"]
+    if kind == "missing":
+        return f"missing required key {loc!r}"
+    if kind == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
+
+
+def validate(model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None) -> M:
+    """Validate ``doc`` against a pydantic ``model``, mapping errors to lines.
+
+    Raises:
+        UsageError: The first validation error, located at its key's line.
+    """
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc: Loc = tuple(x for x in first["loc"] if isinstance(x, str | int))
+        # Drop discriminator tags pydantic inserts (e.g. "classification").
+        real: list[str | int] = []
+        node: Any = doc.data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                real.append(part)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                real.append(part)
+                node = node[part]
+        first = {**first, "loc": tuple(real) if first["type"] != "missing" else loc}
+        if first["type"] == "missing":
+            first["loc"] = tuple(x for x in loc if x in real or x == loc[-1])
+        raise doc.error(_describe(first), tuple(real)) from None
