@@ -37,7 +37,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             data = load_yaml(path).data
-            if "family" in data:
+            if "family" in data or "data" in data or "labels" in data:
                 task = load_task(path)
                 sizes = ", ".join(f"{k} {len(v)}" for k, v in task.examples.items())
                 _out(f"{path}: ok: task {task.name} ({task.family}; {sizes})")

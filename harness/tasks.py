@@ -255,7 +255,7 @@ def load_task(path: str | Path) -> Task:
         raise doc.error("missing required key 'family'", (),
                         hint="one of: classification")
     fam = doc.data["family"]
-    if fam not in FAMILIES:
+    if not isinstance(fam, str) or fam not in FAMILIES:
         raise doc.error(f"unknown family {fam!r}", ("family",),
                         hint=f"one of: {', '.join(FAMILIES)}")
     spec = validate(ClassificationTask, doc)

@@ -50,16 +50,24 @@ def summarize(gold: Sequence[str], pred: Sequence[str | None],
     """Accuracy, macro-F1 over the task's labels, confusion and invalid rate.
 
     Invalid predictions (``None``) count as wrong and appear as an extra
-    ``<invalid>`` column in the confusion matrix.
+    ``<invalid>`` column in the confusion matrix. With no examples (a split
+    that was not run, or whose every example failed) the metrics are NaN.
     """
     if len(gold) != len(pred):
         raise ValueError("gold and pred differ in length")
+    n = len(gold)
+    if n == 0:
+        nan = float("nan")
+        return ClassificationSummary(
+            n=0, accuracy=nan, macro_f1=nan, invalid_rate=nan, labels=tuple(labels),
+            confusion=tuple(tuple(0 for _ in labels) for _ in labels),
+            per_label={lab: {"precision": nan, "recall": nan, "f1": nan, "support": 0}
+                       for lab in labels})
     p = [x if x is not None else INVALID for x in pred]
     cols = list(labels) + ([INVALID] if INVALID in p else [])
-    n = len(gold)
-    acc = float(np.mean([g == q for g, q in zip(gold, p, strict=True)])) if n else float("nan")
+    acc = float(np.mean([g == q for g, q in zip(gold, p, strict=True)]))
     f1 = float(f1_score(gold, p, labels=list(labels), average="macro", zero_division=0))
-    cm = confusion_matrix(gold, p, labels=cols) if n else np.zeros((len(cols), len(cols)))
+    cm = confusion_matrix(gold, p, labels=cols)
     prec, rec, f1s, sup = precision_recall_fscore_support(
         gold, p, labels=list(labels), zero_division=0)
     per_label = {lab: {"precision": float(prec[i]), "recall": float(rec[i]),
@@ -67,6 +75,6 @@ def summarize(gold: Sequence[str], pred: Sequence[str | None],
                  for i, lab in enumerate(labels)}
     return ClassificationSummary(
         n=n, accuracy=acc, macro_f1=f1,
-        invalid_rate=float(np.mean([x is None for x in pred])) if n else float("nan"),
+        invalid_rate=float(np.mean([x is None for x in pred])),
         labels=tuple(cols), confusion=tuple(tuple(int(v) for v in row) for row in cm),
         per_label=per_label)

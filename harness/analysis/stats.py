@@ -1,0 +1,396 @@
+"""Significance tests, bootstrap intervals and power for paired scores.
+
+Pure, no I/O; every randomised function takes a seeded ``numpy.random.Generator``.
+Fewer than two pairs gives NaN (with a reason where there is room), never a
+zero-width interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+
+from harness.analysis.paired import Interval, bootstrap_mean_ci
+
+__all__ = ["Comparison", "binary_diff_sd", "clustered", "compare", "holm", "mcnemar_exact",
+           "minimum_detectable_effect", "n_needed", "paired_bootstrap_many",
+           "paired_permutation_test"]
+
+ScoreKind = Literal["binary", "continuous"]
+TestName = Literal["mcnemar_exact", "paired_permutation"]
+
+_EXACT_MAX_N = 16
+_CHUNK_ELEMENTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate minus baseline on the same examples; fields as described in :func:`compare`."""
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: TestName
+    n: int
+    mde: float
+    n_needed: int | None
+    note: str = ""
+    confidence: float = 0.95
+
+
+def _pairs(a: ArrayLike, b: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    av = np.asarray(a, dtype=float).ravel()
+    bv = np.asarray(b, dtype=float).ravel()
+    if av.shape != bv.shape:
+        raise ValueError(f"paired scores differ in length: {av.shape[0]} vs {bv.shape[0]}")
+    keep = ~(np.isnan(av) | np.isnan(bv))
+    return av[keep], bv[keep]
+
+
+def mcnemar_exact(a: ArrayLike, b: ArrayLike) -> float:
+    """Two-sided exact McNemar p-value: a binomial test (p = 1/2) on discordant pairs.
+
+    Args:
+        a: Baseline 0/1 scores; pairs with a NaN are dropped.
+        b: Candidate 0/1 scores on the same examples, in the same order.
+
+    Returns:
+        The p-value; 1.0 when no pair is discordant; NaN for fewer than 2 pairs.
+
+    Raises:
+        ValueError: Lengths differ, or a score is neither 0 nor 1.
+    """
+    av, bv = _pairs(a, b)
+    if not (np.isin(av, (0.0, 1.0)).all() and np.isin(bv, (0.0, 1.0)).all()):
+        raise ValueError("McNemar's test needs 0/1 scores")
+    if av.shape[0] < 2:
+        return float("nan")
+    only_a, only_b = int((av > bv).sum()), int((bv > av).sum())
+    if only_a + only_b == 0:
+        return 1.0
+    res = sps.binomtest(min(only_a, only_b), only_a + only_b, 0.5, alternative="two-sided")
+    return float(min(1.0, res.pvalue))
+
+
+def _flip_sums(d: NDArray[np.float64], rng: np.random.Generator, rows: int
+               ) -> NDArray[np.float64]:
+    row_bytes = (d.shape[0] + 7) // 8
+    raw = np.frombuffer(rng.bytes(rows * row_bytes), dtype=np.uint8).reshape(rows, row_bytes)
+    flips = np.unpackbits(raw, axis=1)[:, : d.shape[0]]
+    return np.asarray(d.sum() - 2.0 * (flips @ d), dtype=float)
+
+
+def paired_permutation_test(a: ArrayLike, b: ArrayLike, rng: np.random.Generator,
+                            resamples: int = 10_000) -> float:
+    """Two-sided paired sign-flip permutation test on the mean of ``b - a``.
+
+    With at most 16 pairs all ``2**n`` sign vectors are enumerated (exact;
+    ``rng`` unused); otherwise ``resamples`` random ones give
+    ``(count + 1) / (resamples + 1)``, never zero.
+
+    Args:
+        a: Baseline scores; pairs with a NaN are dropped.
+        b: Candidate scores on the same examples, in the same order.
+        rng: Seeded generator.
+        resamples: Random sign vectors when enumeration is too large.
+
+    Returns:
+        The p-value; NaN for fewer than 2 pairs.
+
+    Raises:
+        ValueError: Lengths differ or ``resamples`` is below 1.
+    """
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
+    av, bv = _pairs(a, b)
+    d = bv - av
+    n = d.shape[0]
+    if n < 2:
+        return float("nan")
+    observed = abs(float(d.sum()))
+    tol = 1e-10 * max(float(np.abs(d).sum()), 1e-300)
+    if n <= _EXACT_MAX_N:
+        bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+        sums = (1.0 - 2.0 * bits) @ d
+        return float(np.mean(np.abs(sums) >= observed - tol))
+    chunk = max(1, min(resamples, _CHUNK_ELEMENTS // n))
+    count = 0
+    for start in range(0, resamples, chunk):
+        rows = min(resamples, start + chunk) - start
+        count += int((np.abs(_flip_sums(d, rng, rows)) >= observed - tol).sum())
+    return (count + 1) / (resamples + 1)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order, monotone and capped at 1.
+
+    Args:
+        p_values: Raw p-values, one per hypothesis (task). NaNs pass through
+            untouched and do not count as hypotheses.
+
+    Raises:
+        ValueError: A p-value lies outside [0, 1].
+
+    Example:
+        >>> [round(p, 4) for p in holm([0.01, 0.04, 0.03, 0.005])]
+        [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = p.copy()
+    finite = np.flatnonzero(~np.isnan(p))
+    if ((p[finite] < 0) | (p[finite] > 1)).any():
+        raise ValueError("p-values must lie in [0, 1]")
+    m = finite.shape[0]
+    order = finite[np.argsort(p[finite], kind="stable")]
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return [float(x) for x in out]
+
+
+def paired_bootstrap_many(diffs: ArrayLike, rng: np.random.Generator, resamples: int = 2000,
+                          confidence: float = 0.95) -> list[Interval]:
+    """Percentile bootstrap intervals of the column means of many variants at once.
+
+    Every column is resampled with the *same* example indices (drawn in
+    chunks that bound memory); a column's NaNs are left out of its means.
+    One column gives the interval of ``bootstrap_mean_ci`` with the same seed.
+
+    Args:
+        diffs: Shape (examples, variants), e.g. paired differences with one
+            baseline; a 1-D array is one variant.
+        rng: Seeded generator.
+        resamples: Bootstrap resamples.
+        confidence: Interval level.
+
+    Returns:
+        One interval per column; NaN bounds with a note below 2 scored rows.
+    """
+    x = np.asarray(diffs, dtype=float)
+    x = x[:, None] if x.ndim == 1 else x
+    n, k = x.shape
+    scored = ~np.isnan(x)
+    filled = np.where(scored, x, 0.0)
+    weights_of = scored.astype(float) if not scored.all() else None
+    means = np.empty((resamples, k))
+    chunk = max(1, min(resamples, _CHUNK_ELEMENTS // max(n, 1)))
+    for start in range(0, resamples if n else 0, chunk):
+        rows = min(resamples, start + chunk) - start
+        idx = rng.integers(0, n, size=(rows, n))
+        idx += np.arange(rows)[:, None] * n
+        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
+        denom = counts @ weights_of if weights_of is not None else float(n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start:start + rows] = (counts @ filled) / denom
+    alpha = (1 - confidence) / 2
+    out = []
+    for j, m in enumerate(scored.sum(axis=0)):
+        est = float(x[scored[:, j], j].mean()) if m else float("nan")
+        lo, hi = np.nanquantile(means[:, j], [alpha, 1 - alpha]) if m >= 2 else (np.nan, np.nan)
+        out.append(Interval(est, float(lo), float(hi), int(m),
+                            "" if m >= 2 else "fewer than 2 scored examples"))
+    return out
+
+
+def clustered(ids: Sequence[str], scores: ArrayLike) -> tuple[list[str], NDArray[np.float64]]:
+    """Collapse several samples per example (temperature > 0, epochs) to one mean per id.
+
+    Args:
+        ids: Example id of each score.
+        scores: Scores aligned with ``ids``; NaNs are ignored (all-NaN gives NaN).
+
+    Returns:
+        The unique ids in first-seen order and the mean score of each.
+
+    Raises:
+        ValueError: ``ids`` and ``scores`` differ in length.
+    """
+    s = np.asarray(scores, dtype=float).ravel()
+    if len(ids) != s.shape[0]:
+        raise ValueError(f"{len(ids)} ids but {s.shape[0]} scores")
+    first: dict[str, int] = {}
+    group = np.fromiter((first.setdefault(i, len(first)) for i in ids), dtype=np.intp,
+                        count=len(ids))
+    ok = ~np.isnan(s)
+    sums = np.bincount(group[ok], weights=s[ok], minlength=len(first))
+    counts = np.bincount(group[ok], minlength=len(first))
+    return list(first), sums / np.where(counts > 0, counts, np.nan)
+
+
+def _z_sum(diff_sd: float, alpha: float, power: float) -> float:
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
+    if diff_sd < 0:
+        raise ValueError(f"diff_sd must not be negative, got {diff_sd}")
+    return float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
+
+
+def minimum_detectable_effect(diff_sd: float, n: int, alpha: float = 0.05,
+                              power: float = 0.8) -> float:
+    """Smallest mean difference a paired two-sided test detects with this power.
+
+    Normal approximation: ``(z[1 - alpha/2] + z[power]) * diff_sd / sqrt(n)``.
+
+    Args:
+        diff_sd: Sd of the per-example differences (0/1 scores: :func:`binary_diff_sd`).
+        n: Paired examples.
+        alpha: Two-sided significance level.
+        power: Probability of detecting a true effect of that size.
+
+    Returns:
+        The effect; NaN when ``n < 2`` or ``diff_sd`` is not positive (never zero).
+
+    Raises:
+        ValueError: ``alpha`` or ``power`` outside (0, 1), or a negative ``diff_sd``.
+    """
+    z = _z_sum(diff_sd, alpha, power)
+    if n < 2 or not math.isfinite(diff_sd) or diff_sd == 0:
+        return float("nan")
+    return z * diff_sd / math.sqrt(n)
+
+
+def n_needed(diff_sd: float, min_gain: float, alpha: float = 0.05,
+             power: float = 0.8) -> int | None:
+    """Paired examples needed to detect a mean difference of ``min_gain`` (at least 2).
+
+    ``ceil(((z[1 - alpha/2] + z[power]) * diff_sd / min_gain) ** 2)``, the
+    inverse of :func:`minimum_detectable_effect` (same arguments and errors);
+    ``min_gain``'s sign is ignored. None when ``diff_sd`` is not positive or
+    ``min_gain`` is zero or not finite.
+    """
+    z = _z_sum(diff_sd, alpha, power)
+    if not (math.isfinite(diff_sd) and math.isfinite(min_gain)) or diff_sd == 0 or min_gain == 0:
+        return None
+    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2 - 1e-9))
+
+
+def binary_diff_sd(diffs: ArrayLike) -> float:
+    """A conservative sd for differences of paired 0/1 scores, never zero.
+
+    The square root of the discordance rate (the variance under no effect,
+    at least the observed one), the rate floored at ``3 / n`` (rule of three:
+    the upper bound when no pair is discordant). Used when every pair agrees
+    or every discordant pair favours one side, where the observed sd is 0.
+    NaN for fewer than 2 differences.
+
+    Args:
+        diffs: Per-example differences, each -1, 0 or 1; NaNs are ignored.
+    """
+    d = np.asarray(diffs, dtype=float)
+    d = d[~np.isnan(d)]
+    n = d.shape[0]
+    if n < 2:
+        return float("nan")
+    return math.sqrt(max(float(np.mean(d != 0)), 3.0 / n))
+
+
+def _continuous_sd(d: NDArray[np.float64]) -> float:
+    sd = float(np.std(d, ddof=1))
+    return sd if sd > 0 else math.sqrt(float(np.mean(d**2)))
+
+
+def _few(ids: Sequence[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:3])
+    return shown + (", ..." if len(ids) > 3 else "")
+
+
+def _align(ids_a: list[str], ids_b: list[str], b: NDArray[np.float64],
+           names: tuple[str, str]) -> NDArray[np.float64]:
+    """``b`` reordered to follow ``ids_a``; raises when the id sets differ."""
+    if ids_a == ids_b:
+        return b
+    set_a, set_b = set(ids_a), set(ids_b)
+    if set_a != set_b:
+        only_a = [i for i in ids_a if i not in set_b]
+        only_b = [i for i in ids_b if i not in set_a]
+        raise ValueError(
+            f"{names[0]} and {names[1]} were not scored on the same examples: "
+            f"{len(only_a)} only in {names[0]} ({_few(only_a)}), "
+            f"{len(only_b)} only in {names[1]} ({_few(only_b)})")
+    pos = {k: i for i, k in enumerate(ids_b)}
+    return b[[pos[k] for k in ids_a]]
+
+
+def _check_binary(scores: ArrayLike, name: str) -> None:
+    s = np.asarray(scores, dtype=float).ravel()
+    bad = s[~(np.isnan(s) | np.isin(s, (0.0, 1.0)))]
+    if bad.shape[0]:
+        raise ValueError(f"{name}: binary scores must be 0 or 1, found {bad[0]!r}")
+
+
+def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLike,
+            kind: ScoreKind, rng: np.random.Generator, *, resamples: int = 2000,
+            confidence: float = 0.95, min_gain: float = 0.0,
+            names: tuple[str, str] = ("a", "b")) -> Comparison:
+    """Compare candidate ``b`` with baseline ``a`` on the same examples.
+
+    Repeated ids (several samples per example) are averaged per example
+    first, so resampling draws examples; ``b`` is reordered to ``a``'s ids
+    and examples unscored (NaN) on either side are left out. McNemar's exact
+    test for one 0/1 score per example, else the permutation test. Power
+    uses :func:`binary_diff_sd` for binary scores, else the sample sd.
+    The p-value is not multiplicity-adjusted (see :func:`holm`); ``n`` counts
+    examples, not samples; ``mde`` is at ``n`` with power 0.8; ``n_needed``
+    (a total; None when unknown) is the size at which the interval would
+    separate the observed gain from ``min_gain``, that distance floored at a
+    quarter of the MDE (so at most about 16 times ``n``); ``note`` says why
+    a field is NaN or None and what was adjusted.
+
+    Args:
+        ids_a: Example id of each baseline score in ``a``.
+        a: Baseline scores.
+        ids_b: Example id of each candidate score in ``b``.
+        b: Candidate scores.
+        kind: ``binary`` (0/1 scores) or ``continuous``.
+        rng: Seeded generator.
+        resamples: Bootstrap resamples.
+        confidence: Interval level; the tests use alpha = 1 - confidence.
+        min_gain: The gain the decision is about, for ``n_needed``.
+        names: Names of the baseline and the candidate, for error messages.
+
+    Raises:
+        ValueError: The id sets differ (both sides' extra ids are named),
+            lengths differ, ``kind`` is unknown or a binary score is not 0/1.
+    """
+    if kind not in ("binary", "continuous"):
+        raise ValueError(f"kind must be 'binary' or 'continuous', got {kind!r}")
+    if kind == "binary":
+        _check_binary(a, names[0])
+        _check_binary(b, names[1])
+    ua, ma = clustered(ids_a, a)
+    ub, mb = clustered(ids_b, b)
+    mb = _align(ua, ub, mb, names)
+    repeated = len(ua) < len(ids_a) or len(ub) < len(ids_b)
+    test: TestName = "mcnemar_exact" if kind == "binary" and not repeated else "paired_permutation"
+    notes = []
+    if repeated:
+        notes.append("repeated samples averaged per example"
+                     + ("; a permutation test replaces McNemar" if kind == "binary" else ""))
+    keep = ~(np.isnan(ma) | np.isnan(mb))
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} examples not scored on both sides left out")
+    av, bv = ma[keep], mb[keep]
+    d = bv - av
+    n = int(d.shape[0])
+    if n < 2:
+        notes.append("fewer than 2 paired examples")
+        nan = float("nan")
+        return Comparison(float(d.mean()) if n else nan, nan, nan, nan, test, n, nan, None,
+                          "; ".join(notes), confidence)
+    ci = bootstrap_mean_ci(d, rng, resamples=resamples, confidence=confidence)
+    p = mcnemar_exact(av, bv) if test == "mcnemar_exact" else paired_permutation_test(av, bv, rng)
+    sd = binary_diff_sd(d) if kind == "binary" else _continuous_sd(d)
+    mde = minimum_detectable_effect(sd, n, alpha=1 - confidence)
+    need = None
+    if math.isnan(mde):
+        notes.append("no power estimate: every paired difference is zero")
+    else:
+        need = n_needed(sd, max(abs(ci.estimate - min_gain), mde / 4), alpha=1 - confidence)
+    return Comparison(ci.estimate, ci.low, ci.high, p, test, n, mde, need, "; ".join(notes),
+                      confidence)

@@ -1,0 +1,216 @@
+"""The verdict per task and overall, and the gate's exit code.
+
+A verdict rests on the paired comparison of the fine-tuned candidate with
+the best prompting baseline (chosen on dev), optionally on RAG's comparison
+with the same baseline, and on the break-even economics. Its reason is one
+sentence stating the numbers it rests on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from harness.analysis.economics import Economics
+from harness.analysis.stats import Comparison
+
+__all__ = [
+    "JUSTIFIED",
+    "NO_PAYBACK",
+    "TOO_SMALL",
+    "USE_RAG",
+    "Verdict",
+    "decide",
+    "exit_code",
+    "inconclusive_label",
+    "overall",
+]
+
+JUSTIFIED = "FINE-TUNE JUSTIFIED"
+TOO_SMALL = "NOT JUSTIFIED: gain too small"
+NO_PAYBACK = "NOT JUSTIFIED: does not pay back"
+USE_RAG = "USE RAG: knowledge gap"
+_INCONCLUSIVE = "INCONCLUSIVE"
+_FAIL_ORDER = (TOO_SMALL, NO_PAYBACK, USE_RAG)
+
+
+def inconclusive_label(more: int) -> str:
+    """The INCONCLUSIVE label asking for ``more`` test examples.
+
+    Example:
+        >>> inconclusive_label(120)
+        'INCONCLUSIVE: need ~120 more examples'
+    """
+    return f"{_INCONCLUSIVE}: need ~{more} more examples"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision and the one sentence of numbers it rests on.
+
+    Attributes:
+        label: One of the five labels (INCONCLUSIVE carries its count).
+        reason: One sentence with the gain, its interval, p-value and payback.
+        more_examples: For INCONCLUSIVE, how many more test examples to label.
+    """
+
+    label: str
+    reason: str
+    more_examples: int | None = None
+
+
+def _signed(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:+.3f}"
+
+
+def _p(p: float) -> str:
+    if math.isnan(p):
+        return "p n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def _payback(e: Economics | None, limit: float) -> str:
+    if e is None:
+        return "payback not checked (no prices given)"
+    if math.isinf(e.payback_months):
+        return (f"never pays back (net saving ${e.net_monthly_saving_usd:,.2f}/month, "
+                f"limit {limit:g} months)")
+    return (f"pays back in {e.payback_months:.1f} months (limit {limit:g}; "
+            f"${e.one_off_cost_usd:,.0f} one-off, ${e.net_monthly_saving_usd:,.2f}/month net)")
+
+
+def _facts(c: Comparison, e: Economics | None, limit: float) -> str:
+    """The numbers of one comparison: gain, interval, p-value, n and payback."""
+    return (f"gain {_signed(c.delta)} ({c.confidence:.0%} CI {_signed(c.ci_low)} to "
+            f"{_signed(c.ci_high)}, {_p(c.p_value)}, n={c.n}), {_payback(e, limit)}")
+
+
+def _more(c: Comparison, n_min: int) -> int:
+    """More test examples to label: to ``n_needed`` (at least ``n_min``), at least 1.
+
+    Without a power estimate: up to ``n_min`` when below it, else double the set.
+    """
+    target = c.n_needed
+    if target is None:
+        target = n_min if c.n < n_min else 2 * c.n
+    return max(1, max(target, n_min) - c.n)
+
+
+def _rag_wins(c: Comparison, rag: Comparison | None, n_min: int) -> bool:
+    """RAG beats the baseline significantly and the candidate does not beat RAG."""
+    if rag is None or rag.n < n_min or not rag.ci_low > 0:
+        return False
+    return not c.ci_low > rag.delta
+
+
+def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
+           max_payback_months: float, rag_comparison: Comparison | None = None,
+           n_min: int = 10) -> Verdict:
+    """The verdict for one task; the first rule that applies wins.
+
+    1. Fewer than ``n_min`` paired examples: INCONCLUSIVE, asking for enough
+       to reach ``n_needed`` (and ``n_min``).
+    2. RAG (``rag_comparison``, RAG against the same baseline, with at least
+       ``n_min`` examples) beats the baseline significantly (CI lower bound
+       > 0) and the candidate does not beat RAG (the lower bound of the
+       candidate's gain is not above RAG's observed gain): USE RAG.
+    3. CI lower bound >= ``min_gain``: FINE-TUNE JUSTIFIED when payback <=
+       ``max_payback_months`` (or no economics were given: payback is then
+       reported as not checked), else NOT JUSTIFIED: does not pay back.
+    4. CI upper bound < ``min_gain``: NOT JUSTIFIED: gain too small.
+    5. Otherwise INCONCLUSIVE: need ~N more examples, N = ``n_needed - n``
+       (at least 1; see :func:`~harness.analysis.stats.compare`).
+
+    Args:
+        comparison: Fine-tuned candidate against the prompting baseline.
+        economics: Its break-even, or None when no prices were given.
+        min_gain: Smallest gain worth having, in the metric's units.
+        max_payback_months: Longest acceptable payback.
+        rag_comparison: RAG against the same baseline, when the run has one.
+        n_min: Fewest paired examples a decision may rest on.
+    """
+    c, facts = comparison, _facts(comparison, economics, max_payback_months)
+    if c.n < n_min:
+        more = _more(c, n_min)
+        return Verdict(inconclusive_label(more),
+                       f"Only {c.n} paired test examples (minimum {n_min}): {facts}; "
+                       f"label about {more} more to decide.", more)
+    if rag_comparison is not None and _rag_wins(c, rag_comparison, n_min):
+        r = rag_comparison
+        return Verdict(USE_RAG,
+                       f"RAG beats the prompt baseline (gain {_signed(r.delta)}, CI "
+                       f"{_signed(r.ci_low)} to {_signed(r.ci_high)}, {_p(r.p_value)}) and "
+                       f"the fine-tune does not beat RAG: {facts}.")
+    if c.ci_low >= min_gain:
+        if economics is None or economics.payback_months <= max_payback_months:
+            return Verdict(JUSTIFIED, f"The fine-tune's CI lower bound reaches min_gain "
+                                      f"{_signed(min_gain)}: {facts}.")
+        return Verdict(NO_PAYBACK, f"The gain reaches min_gain {_signed(min_gain)} but "
+                                   f"payback exceeds {max_payback_months:g} months: {facts}.")
+    if c.ci_high < min_gain:
+        return Verdict(TOO_SMALL, f"Even the CI upper bound is below min_gain "
+                                  f"{_signed(min_gain)}: {facts}.")
+    more = _more(c, n_min)
+    return Verdict(inconclusive_label(more),
+                   f"The CI straddles min_gain {_signed(min_gain)}: {facts}; label about "
+                   f"{more} more test examples to decide.", more)
+
+
+def _more_of(v: Verdict) -> int:
+    """An INCONCLUSIVE verdict's extra examples, from the field or else the label."""
+    if v.more_examples is not None:
+        return v.more_examples
+    found = re.search(r"~(\d+)", v.label)
+    return int(found.group(1)) if found else 1
+
+
+def exit_code(label: str) -> int:
+    """The gate's exit code for a label: 0 pass, 1 fail, 3 inconclusive.
+
+    Raises:
+        ValueError: ``label`` is not a verdict label.
+    """
+    if label == JUSTIFIED:
+        return 0
+    if label in _FAIL_ORDER:
+        return 1
+    if label.startswith(_INCONCLUSIVE + ":"):
+        return 3
+    raise ValueError(f"not a verdict label: {label!r}")
+
+
+def overall(verdicts: Mapping[str, Verdict]) -> Verdict:
+    """Combine per-task verdicts (task name -> verdict) into one.
+
+    Rule: any failing task (NOT JUSTIFIED or USE RAG) makes the whole a
+    failure, labelled with the failure most tasks share (ties: gain too
+    small, then does not pay back, then USE RAG); otherwise any INCONCLUSIVE
+    task makes it INCONCLUSIVE, asking for the sum of the tasks' extra
+    examples (each task has its own test set); otherwise, every task being
+    justified, FINE-TUNE JUSTIFIED.
+
+    Raises:
+        ValueError: ``verdicts`` is empty or holds an unknown label.
+    """
+    if not verdicts:
+        raise ValueError("no task verdicts to combine")
+    codes = {name: exit_code(v.label) for name, v in verdicts.items()}
+    failing = [name for name, code in codes.items() if code == 1]
+    if failing:
+        counts = Counter(verdicts[name].label for name in failing)
+        label = max(_FAIL_ORDER, key=lambda lab: (counts[lab], -_FAIL_ORDER.index(lab)))
+        listed = ", ".join(f"{name} ({verdicts[name].label})" for name in failing)
+        return Verdict(label, f"{len(failing)} of {len(verdicts)} tasks fail: {listed}.")
+    pending = [name for name, code in codes.items() if code == 3]
+    if pending:
+        extra = {name: _more_of(verdicts[name]) for name in pending}
+        more = sum(extra.values())
+        listed = ", ".join(f"{name} (~{k} more)" for name, k in extra.items())
+        return Verdict(inconclusive_label(more),
+                       f"{len(pending)} of {len(verdicts)} tasks are inconclusive and none "
+                       f"fails: {listed}.", more)
+    return Verdict(JUSTIFIED, f"All {len(verdicts)} tasks justify fine-tuning: "
+                              f"{', '.join(verdicts)}.")

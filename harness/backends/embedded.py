@@ -1,0 +1,150 @@
+"""The embedded backend: a GGUF model in-process through llama-cpp-python.
+
+Default model: google/gemma-3-270m (Q4_K_M), a base model with no chat
+template, so prompts are plain completions. Label scoring reads raw logits
+and computes log-softmax with numpy only for the continuation rows, reusing
+the KV state of the longest common prompt prefix (few-shot blocks are
+processed once). llama-cpp-python's own logprobs path sorts the 262k-token
+vocabulary per token, which is about 100x slower.
+
+This module relies on llama-cpp-python 0.3.36 internals (``_ctx``,
+``_batch``): the version is pinned in the ``embedded`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import (
+    BackendOptions,
+    Capabilities,
+    GenRequest,
+    GenResponse,
+    ModelSpec,
+    ScoreRequest,
+    ScoreResponse,
+)
+from harness.backends.llama_scoring import LabelScorer
+from harness.errors import UsageError
+from harness.models import embedded_gguf, file_digest
+
+log = logging.getLogger(__name__)
+_QUIET: list[object] = []  # keeps the ctypes log callback alive
+
+
+def _quiet_llama_logs() -> None:
+    """Route llama.cpp's C-level log lines to our logger at DEBUG, once."""
+    if _QUIET:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _cb(level: int, text: bytes, user_data: object) -> None:
+        log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(_cb, None)
+    _QUIET.append(_cb)
+
+
+class EmbeddedBackend:
+    """A llama-cpp-python model (optionally with a GGUF LoRA adapter).
+
+    Args:
+        model_path: The GGUF file.
+        model_digest: Its SHA-256 (part of every cache key).
+        adapter_path: A GGUF LoRA file, or ``None``.
+        options: Context size and seed.
+    """
+
+    def __init__(self, model_path: Path, model_digest: str, adapter_path: Path | None,
+                 options: BackendOptions) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise UsageError("llama-cpp-python is not installed",
+                             hint="pip install 'tunegate[embedded]'") from None
+        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1)
+        self._digest = model_digest
+        self._adapter_digest = file_digest(adapter_path) if adapter_path else None
+        self._lock = threading.Lock()
+        _quiet_llama_logs()
+        kwargs: dict[str, Any] = {}
+        if adapter_path is not None:
+            kwargs["lora_path"] = str(adapter_path)
+        self.llm = Llama(model_path=str(model_path), n_ctx=options.n_ctx, n_batch=512,
+                         n_threads=max(1, os.cpu_count() or 1), seed=options.seed,
+                         logits_all=False, verbose=False, **kwargs)
+        self._n_ctx = options.n_ctx
+        self._scorer: LabelScorer | None = None
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """Backend, model digest and adapter digest."""
+        return {"backend": "embedded", "model": self._digest, "adapter": self._adapter_digest}
+
+    def _tokens(self, text: str, bos: bool) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
+
+    def _check_fits(self, n: int, what: str) -> None:
+        if n > self._n_ctx:
+            raise UsageError(f"{what} is {n} tokens, more than the context ({self._n_ctx})",
+                             hint="shorten the prompt or use fewer shots")
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Summed log-probability of each continuation's tokens after the prompt."""
+        with self._lock:
+            prompt = self._tokens(request.prompt, bos=True)
+            conts = [self._tokens(c, bos=False) for c in request.continuations]
+            if any(not c for c in conts):
+                raise UsageError("a label tokenizes to nothing; labels must be non-empty")
+            self._check_fits(len(prompt) + max(len(c) for c in conts), "prompt + label")
+            if self._scorer is None:
+                self._scorer = LabelScorer(self.llm, self._n_ctx)
+            out = self._scorer.score(prompt, conts)
+            return ScoreResponse(tuple(out), tuple(len(c) for c in conts), len(prompt))
+
+    def generate(self, request: GenRequest) -> GenResponse:
+        """Greedy (or sampled, seeded) completion."""
+        with self._lock:
+            n = len(self._tokens(request.prompt, bos=True))
+            self._check_fits(n + request.max_tokens, "prompt + max_tokens")
+            res: Any = self.llm.create_completion(
+                request.prompt, max_tokens=request.max_tokens,
+                temperature=request.temperature, stop=list(request.stop) or None,
+                seed=request.seed, top_k=0 if request.temperature == 0 else 40)
+            choice = res["choices"][0]
+            usage = res["usage"]
+            return GenResponse(choice["text"], int(usage["prompt_tokens"]),
+                               int(usage["completion_tokens"]),
+                               str(choice.get("finish_reason") or "stop"))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's tokenizer (no BOS)."""
+        return len(self._tokens(text, bos=False))
+
+    def close(self) -> None:
+        """Free the model."""
+        if self._scorer is not None:
+            self._scorer.close()
+        self.llm.close()
+
+
+def create(spec: ModelSpec, options: BackendOptions) -> EmbeddedBackend:
+    """Build the embedded backend: ``embedded`` or ``embedded:PATH.gguf``."""
+    if spec.model:
+        path = Path(spec.model).expanduser()
+        if not path.is_file():
+            raise UsageError(f"GGUF model file not found: {path}", hint="embedded:PATH.gguf")
+        digest = file_digest(path)
+    else:
+        path, digest = embedded_gguf()
+    adapter = None
+    if spec.adapter:
+        adapter = Path(spec.adapter).expanduser()
+        if not adapter.is_file():
+            raise UsageError(f"adapter file not found: {adapter}")
+    return EmbeddedBackend(path, digest, adapter, options)

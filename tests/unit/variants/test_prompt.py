@@ -1,0 +1,162 @@
+"""Prompt variants: loading, rendering, and seeded few-shot selection from train."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from harness.errors import UsageError
+from harness.tasks import load_task
+from harness.variants.prompt import load_variant, select_shots
+
+FULL = """\
+{{ task.name }}: {{ task.description }}
+{% for label in labels %}- {{ label.name }}: {{ label.description }}
+{% endfor %}{% for shot in shots %}[{{ shot.input }}] -> {{ shot.target }}
+{% endfor %}Message: {{ input }}
+Answer: \
+"""
+
+
+@pytest.fixture
+def many_labels(project):
+    """A task with 4 labels and a 24-example train split (6 per label)."""
+    labels = ["ALPHA", "BETA", "GAMMA", "DELTA"]
+    project.split("train", [(lab, lab) for _ in range(6) for lab in labels], "tr")
+    text = project.task.read_text().replace(
+        "  BETA: the second kind\n", "  BETA: the second kind\n  GAMMA: g\n  DELTA: d\n")
+    project.task.write_text(text)
+    return load_task(project.task)
+
+
+def _variant(project, name="v", template="echo.j2", extra=""):
+    return load_variant(project.write(f"{name}.yaml",
+                                      f"name: {name}\ntemplate: {template}\n{extra}"))
+
+
+def test_load_defaults_and_digest(project):
+    v = load_variant(project.variant)
+    assert v.name == "echo"
+    spec = v.spec
+    assert (spec.kind, spec.shots, spec.shot_selection, spec.calibrate, spec.scoring) == (
+        "prompt", 0, "stratified", False, "auto")
+    assert v.template_text == "Message: {{ input }}\nAnswer:"
+    assert len(v.digest) == 16 and v.digest == load_variant(project.variant).digest
+    project.write("echo.j2", "Msg: {{ input }}\nAnswer:")
+    assert load_variant(project.variant).digest != v.digest
+
+
+def test_render_sees_task_labels_shots_and_input(project):
+    project.write("full.j2", FULL)
+    task = load_task(project.task)
+    v = _variant(project, template="full.j2")
+    shots = task.split("train")[:2]
+    assert v.render(task, "where is it?", shots) == (
+        "toy: Route a toy message.\n"
+        "- ALPHA: the first kind\n- BETA: the second kind\n"
+        "[tr message 0 is about ALPHA] -> ALPHA\n[tr message 1 is about BETA] -> BETA\n"
+        "Message: where is it?\nAnswer:")
+
+
+def test_render_undefined_name_is_a_user_error(project):
+    project.write("bad.j2", "line one\n{{ inptu }}\n")
+    v = _variant(project, template="bad.j2")
+    with pytest.raises(UsageError, match="template error: 'inptu' is undefined") as err:
+        v.render(load_task(project.task), "x", ())
+    assert err.value.path == str((project.root / "bad.j2").resolve())
+
+
+def test_sandbox_blocks_unsafe_attributes(project):
+    project.write("evil.j2", "{{ input.__class__.__mro__ }}")
+    v = _variant(project, template="evil.j2")
+    with pytest.raises(UsageError, match="template error"):
+        v.render(load_task(project.task), "x", ())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("shots: -1\n", "shots: Input should be greater than or equal to 0"),
+    ("kind: rag\n", "kind: Input should be 'prompt'"),
+    ("shot_selection: best\n", "shot_selection: Input should be 'stratified' or 'random'"),
+    ("temperature: 1\n", "unknown key 'temperature'"),
+])
+def test_variant_spec_errors(project, extra, message):
+    with pytest.raises(UsageError) as err:
+        _variant(project, extra=extra)
+    assert err.value.line == 3
+    assert err.value.message.startswith(message), err.value.message
+
+
+def test_no_shots_when_k_is_zero(project):
+    assert select_shots(load_task(project.task), load_variant(project.variant), 0) == ()
+
+
+@pytest.mark.parametrize("selection", ["stratified", "random"])
+def test_shots_come_only_from_train_and_are_seeded(many_labels, project, selection):
+    v = _variant(project, extra=f"shots: 6\nshot_selection: {selection}\n")
+    shots = select_shots(many_labels, v, seed=1)
+    train_ids = {ex.id for ex in many_labels.split("train")}
+    assert len(shots) == 6 and len({s.id for s in shots}) == 6
+    assert {s.id for s in shots} <= train_ids
+    assert all(s.split == "train" for s in shots)
+    assert select_shots(many_labels, v, seed=1) == shots
+    others = {tuple(s.id for s in select_shots(many_labels, v, seed=k)) for k in range(2, 8)}
+    assert len(others - {tuple(s.id for s in shots)}) >= 3
+
+
+def test_stratified_covers_every_label(many_labels, project):
+    for k, per_label in ((4, 1), (8, 2)):
+        v = _variant(project, extra=f"shots: {k}\n")
+        for seed in range(5):
+            counts = Counter(s.target for s in select_shots(many_labels, v, seed))
+            assert counts == dict.fromkeys(["ALPHA", "BETA", "GAMMA", "DELTA"], per_label)
+
+
+def test_stratified_with_fewer_shots_than_labels_uses_distinct_labels(many_labels, project):
+    v = _variant(project, extra="shots: 3\n")
+    shots = select_shots(many_labels, v, seed=0)
+    assert len({s.target for s in shots}) == 3
+
+
+def test_more_shots_than_train_takes_all_of_train(project):
+    task = load_task(project.task)
+    v = _variant(project, extra="shots: 20\n")
+    assert sorted(s.id for s in select_shots(task, v, 0)) == sorted(
+        ex.id for ex in task.split("train"))
+
+
+def test_shots_depend_on_variant_name(many_labels, project):
+    a = select_shots(many_labels, _variant(project, "a", extra="shots: 4\n"), 0)
+    draws = {tuple(s.id for s in select_shots(
+        many_labels, _variant(project, f"n{i}", extra="shots: 4\n"), 0)) for i in range(6)}
+    assert len(draws | {tuple(s.id for s in a)}) > 1
+
+
+def test_shots_without_train_split_is_a_user_error(project, edit):
+    edit(project.task, "    train: data/train.jsonl\n", "")
+    v = _variant(project, extra="shots: 2\n")
+    with pytest.raises(UsageError, match="needs 2 shots but task 'toy' has no train split"):
+        select_shots(load_task(project.task), v, 0)
+
+
+def test_real_baselines_render(root):
+    task = load_task(root / "tasks" / "support_routing.yaml")
+    ex = task.split("test")[0]
+    few = load_variant(root / "baselines" / "few_shot.yaml")
+    shots = select_shots(task, few, 13)
+    assert sorted(s.target for s in shots) == sorted(task.spec.labels)
+    text = few.render(task, ex.input, shots)
+    assert text.endswith(f"Message: {ex.input}\nQueue:")
+    assert text.count("Message: ") == 9
+    assert "- ORCA: billing disputes and invoice errors" in text
+    bare = load_variant(root / "baselines" / "bare.yaml")
+    assert bare.render(task, ex.input, ()) == f"Message: {ex.input}\nQueue:"
+
+
+def test_file_final_newline_and_trailing_spaces_are_not_prompt(project):
+    task = load_task(project.task)
+    project.write("nl.j2", "Message: {{ input }}\nAnswer: \n")
+    assert _variant(project, template="nl.j2").render(task, "hi", ()) == "Message: hi\nAnswer:"
+    project.write("nl2.j2", "Message: {{ input }}\nAnswer:\n\n")
+    assert _variant(project, "w", template="nl2.j2").render(task, "hi", ()) == (
+        "Message: hi\nAnswer:\n")
