@@ -60,6 +60,7 @@ class CachedModel:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._inflight: dict[str, threading.Lock] = {}
         self._slots = threading.Semaphore(backend.capabilities.max_concurrency)
         self.calls = 0
         self.hits = 0
@@ -74,12 +75,23 @@ class CachedModel:
               fn: Callable[[Any], R], cls: type[R]) -> tuple[R, Usage]:
         req = dataclasses.asdict(request)
         key = cache_key(self.identity, kind, req, sample)
+        # One request per key at a time: a twin waits and then hits the cache,
+        # so identical concurrent requests cost one model call, not several.
+        with self._lock:
+            key_lock = self._inflight.setdefault(key, threading.Lock())
+        with key_lock:
+            return self._call_once(key, kind, req, request, fn, cls)
+
+    def _call_once(self, key: str, kind: str, req: dict[str, Any], request: Any,
+                   fn: Callable[[Any], R], cls: type[R]) -> tuple[R, Usage]:
         hit = self.store.get_response(key)
         if hit is not None:
             latency = float(hit.pop("_latency_s"))
             with self._lock:
                 self.hits += 1
-            resp = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in hit.items()})
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in hit.items()}
+            resp = cls(**fields)
             return resp, _usage(resp, latency, cached=True)
         attempt = 0
         while True:

@@ -55,12 +55,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _progress_bar() -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TimeRemainingColumn,
+    )
 
     bar = Progress("[progress.description]{task.description}", BarColumn(),
                    MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
                    disable=not sys.stderr.isatty())
-    ids: dict[str, int] = {}
+    ids: dict[str, TaskID] = {}
 
     def update(done: int, total: int, label: str) -> None:
         if "main" not in ids:

@@ -7,6 +7,7 @@ packages; it is assembled once into ``~/.cache/tunegate/`` (or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,10 +40,8 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     digest = h.hexdigest()
-    try:
+    with contextlib.suppress(OSError):
         side.write_text(json.dumps({"stamp": stamp, "sha256": digest}))
-    except OSError:
-        pass
     return digest
 
 

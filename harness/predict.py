@@ -10,11 +10,11 @@ probability on content-free inputs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from harness.backends.base import GenRequest, ScoreRequest
 from harness.cache import CachedModel, Usage
@@ -40,10 +40,11 @@ def _continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sep + lab for lab in labels)
 
 
-def _log_softmax(values: Sequence[float]) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    m = arr.max()
-    return arr - (m + np.log(np.exp(arr - m).sum()))
+def _log_softmax(values: Sequence[float]) -> NDArray[np.float64]:
+    arr = np.asarray(values, dtype=np.float64)
+    m = float(arr.max())
+    out: NDArray[np.float64] = arr - (m + float(np.log(np.exp(arr - m).sum())))
+    return out
 
 
 def label_logprobs(model: CachedModel, prompt: str, labels: Sequence[str]
@@ -62,11 +63,13 @@ def calibration_prior(model: CachedModel, task: Task, variant: Variant,
         lps, _ = label_logprobs(model, variant.render(task, text, shots), labels)
         probs.append(np.exp(_log_softmax([lps[lab] for lab in labels])))
     mean = np.mean(probs, axis=0)
-    return {lab: float(np.log(p)) for lab, p in zip(labels, mean / mean.sum(), strict=True)}
+    # A prior that underflows to 0 would make its label always win: floor it.
+    prior = np.log(np.maximum(mean / mean.sum(), 1e-30))
+    return {lab: float(p) for lab, p in zip(labels, prior, strict=True)}
 
 
 def match_label(text: str, labels: Sequence[str]) -> str | None:
-    """Strictly match a generated answer to a label (case-insensitive, first line).
+    r"""Strictly match a generated answer to a label (case-insensitive, first line).
 
     >>> match_label(" tide.\\nmore", ["ORCA", "TIDE"])
     'TIDE'
@@ -126,6 +129,4 @@ def make_plan(model: CachedModel, task: Task, variant: Variant,
                              "logprobs", variant.path, hint="remove calibrate or use a "
                              "backend with logprobs")
         cal = calibration_prior(model, task, variant, shots)
-        if any(math.isinf(v) for v in cal.values()):
-            cal = None
     return PromptPlan(task, variant, shots, use, cal)

@@ -103,6 +103,7 @@ class Runner:
         self.store = store
         self.options = options
         self.progress = progress or (lambda done, total, label: None)
+        self._workers = 1
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
                ) -> Iterator[tuple[Task, Variant, list[_Unit]]]:
@@ -157,6 +158,7 @@ class Runner:
         model = CachedModel(backend, self.store, max_retries=self.config.spec.max_retries,
                             seed=self.config.spec.seed)
         workers = min(self.config.spec.concurrency, backend.capabilities.max_concurrency)
+        self._workers = workers
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for task, variant, units in groups:
@@ -176,7 +178,7 @@ class Runner:
         pending: dict[Future[tuple[Output, Usage]], _Unit] = {}
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
-        limit = pool._max_workers * 2
+        limit = self._workers * 2
         try:
             while True:
                 for unit in queue:

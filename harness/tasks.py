@@ -274,9 +274,9 @@ def load_task(path: str | Path) -> Task:
         files.append(p)
         rule = spec.data.split_rule
         for ex in _read_file(p, cols, doc, ("data", "path"), "all"):
-            split = _rule_split(ex.id, rule)
-            examples.setdefault(split, []).append(
-                Example(ex.id, ex.input, ex.target, split, ex.fields, ex.source, ex.line))
+            assigned = _rule_split(ex.id, rule)
+            examples.setdefault(assigned, []).append(
+                Example(ex.id, ex.input, ex.target, assigned, ex.fields, ex.source, ex.line))
     _check(spec, examples, doc)
     return Task(spec=spec, path=doc.path,
                 examples={k: tuple(v) for k, v in examples.items()},

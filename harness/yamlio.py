@@ -95,15 +95,29 @@ def load_yaml(path: str | Path) -> YamlDoc:
     return YamlDoc(p, data, lines)
 
 
-def _describe(err: dict[str, Any]) -> str:
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
-    kind = err["type"]
+def _describe(kind: str, loc: Loc, msg: str) -> str:
+    where = ".".join(str(x) for x in loc)
     if kind == "missing":
-        return f"missing required key {loc!r}"
+        return f"missing required key {where!r}"
     if kind == "extra_forbidden":
-        return f"unknown key {loc!r}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
+        return f"unknown key {where!r}"
+    msg = msg.removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def _existing(data: Any, loc: Loc) -> Loc:
+    """The longest prefix of ``loc`` that exists in ``data`` (for its line number)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        else:
+            break
+        out.append(part)
+    return tuple(out)
 
 
 def validate(model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None) -> M:
@@ -115,19 +129,7 @@ def validate(model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None
     try:
         return model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc: Loc = tuple(x for x in first["loc"] if isinstance(x, str | int))
-        # Drop discriminator tags pydantic inserts (e.g. "classification").
-        real: list[str | int] = []
-        node: Any = doc.data
-        for part in loc:
-            if isinstance(node, dict) and part in node:
-                real.append(part)
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                real.append(part)
-                node = node[part]
-        first = {**first, "loc": tuple(real) if first["type"] != "missing" else loc}
-        if first["type"] == "missing":
-            first["loc"] = tuple(x for x in loc if x in real or x == loc[-1])
-        raise doc.error(_describe(first), tuple(real)) from None
+        err = exc.errors()[0]
+        loc: Loc = tuple(x for x in err["loc"] if isinstance(x, str | int))
+        raise doc.error(_describe(err["type"], loc, str(err["msg"])),
+                        _existing(doc.data, loc)) from None

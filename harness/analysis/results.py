@@ -60,6 +60,15 @@ def _collect(records: Iterable[Record], multi_model: bool
     return cells
 
 
+def _config_order(cfg: Mapping[str, Any], name: str) -> tuple[int, int, str]:
+    """Sort key: the variant's then the model's position in the config."""
+    variant, _, model = name.partition("@")
+    variants = [v["name"] for v in cfg["variants"]]
+    models = list(cfg["models"])
+    return (variants.index(variant) if variant in variants else len(variants),
+            models.index(model) if model in models else 0, name)
+
+
 def _mean(xs: Sequence[float]) -> float | None:
     return float(np.mean(xs)) if xs else None
 
@@ -110,7 +119,7 @@ def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
     tasks_out = []
     for task_name in [t["name"] for t in cfg["tasks"]]:
         by_variant = cells.get(task_name, {})
-        names = list(by_variant)
+        names = sorted(by_variant, key=lambda n: _config_order(cfg, n))
         variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
         model_of = {n: n.split("@", 1)[1] if "@" in n else cfg["models"][0] for n in names}
         dev = {n: float(np.nanmean(c["dev"].scores)) for n, c in by_variant.items()

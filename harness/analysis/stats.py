@@ -24,6 +24,7 @@ __all__ = ["Comparison", "binary_diff_sd", "clustered", "compare", "holm", "mcne
 
 ScoreKind = Literal["binary", "continuous"]
 TestName = Literal["mcnemar_exact", "paired_permutation"]
+_Floats = NDArray[np.float64]
 
 _EXACT_MAX_N = 16
 _CHUNK_ELEMENTS = 1_000_000
@@ -45,7 +46,7 @@ class Comparison:
     confidence: float = 0.95
 
 
-def _pairs(a: ArrayLike, b: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _pairs(a: ArrayLike, b: ArrayLike) -> tuple[_Floats, _Floats]:
     av = np.asarray(a, dtype=float).ravel()
     bv = np.asarray(b, dtype=float).ravel()
     if av.shape != bv.shape:
@@ -79,8 +80,7 @@ def mcnemar_exact(a: ArrayLike, b: ArrayLike) -> float:
     return float(min(1.0, res.pvalue))
 
 
-def _flip_sums(d: NDArray[np.float64], rng: np.random.Generator, rows: int
-               ) -> NDArray[np.float64]:
+def _flip_sums(d: _Floats, rng: np.random.Generator, rows: int) -> _Floats:
     row_bytes = (d.shape[0] + 7) // 8
     raw = np.frombuffer(rng.bytes(rows * row_bytes), dtype=np.uint8).reshape(rows, row_bytes)
     flips = np.unpackbits(raw, axis=1)[:, : d.shape[0]]
@@ -198,7 +198,7 @@ def paired_bootstrap_many(diffs: ArrayLike, rng: np.random.Generator, resamples:
     return out
 
 
-def clustered(ids: Sequence[str], scores: ArrayLike) -> tuple[list[str], NDArray[np.float64]]:
+def clustered(ids: Sequence[str], scores: ArrayLike) -> tuple[list[str], _Floats]:
     """Collapse several samples per example (temperature > 0, epochs) to one mean per id.
 
     Args:
@@ -267,7 +267,7 @@ def n_needed(diff_sd: float, min_gain: float, alpha: float = 0.05,
     z = _z_sum(diff_sd, alpha, power)
     if not (math.isfinite(diff_sd) and math.isfinite(min_gain)) or diff_sd == 0 or min_gain == 0:
         return None
-    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2 - 1e-9))
+    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2))
 
 
 def binary_diff_sd(diffs: ArrayLike) -> float:
@@ -290,7 +290,7 @@ def binary_diff_sd(diffs: ArrayLike) -> float:
     return math.sqrt(max(float(np.mean(d != 0)), 3.0 / n))
 
 
-def _continuous_sd(d: NDArray[np.float64]) -> float:
+def _continuous_sd(d: _Floats) -> float:
     sd = float(np.std(d, ddof=1))
     return sd if sd > 0 else math.sqrt(float(np.mean(d**2)))
 
@@ -300,8 +300,7 @@ def _few(ids: Sequence[str]) -> str:
     return shown + (", ..." if len(ids) > 3 else "")
 
 
-def _align(ids_a: list[str], ids_b: list[str], b: NDArray[np.float64],
-           names: tuple[str, str]) -> NDArray[np.float64]:
+def _align(ids_a: list[str], ids_b: list[str], b: _Floats, names: tuple[str, str]) -> _Floats:
     """``b`` reordered to follow ``ids_a``; raises when the id sets differ."""
     if ids_a == ids_b:
         return b
@@ -317,11 +316,28 @@ def _align(ids_a: list[str], ids_b: list[str], b: NDArray[np.float64],
     return b[[pos[k] for k in ids_a]]
 
 
-def _check_binary(scores: ArrayLike, name: str) -> None:
-    s = np.asarray(scores, dtype=float).ravel()
-    bad = s[~(np.isnan(s) | np.isin(s, (0.0, 1.0)))]
-    if bad.shape[0]:
-        raise ValueError(f"{name}: binary scores must be 0 or 1, found {bad[0]!r}")
+def _paired(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLike,
+            kind: ScoreKind, names: tuple[str, str]) -> tuple[_Floats, _Floats, bool, list[str]]:
+    """Per-example scores of both sides, aligned on ``a``'s ids; repeated?; notes."""
+    if kind not in ("binary", "continuous"):
+        raise ValueError(f"kind must be 'binary' or 'continuous', got {kind!r}")
+    for scores, name in ((a, names[0]), (b, names[1])) if kind == "binary" else ():
+        s = np.asarray(scores, dtype=float).ravel()
+        bad = s[~(np.isnan(s) | np.isin(s, (0.0, 1.0)))]
+        if bad.shape[0]:
+            raise ValueError(f"{name}: binary scores must be 0 or 1, found {bad[0]!r}")
+    ua, ma = clustered(ids_a, a)
+    ub, mb = clustered(ids_b, b)
+    mb = _align(ua, ub, mb, names)
+    repeated = len(ua) < len(ids_a) or len(ub) < len(ids_b)
+    notes = []
+    if repeated:
+        notes.append("repeated samples averaged per example"
+                     + ("; a permutation test replaces McNemar" if kind == "binary" else ""))
+    keep = ~(np.isnan(ma) | np.isnan(mb))
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} examples not scored on both sides left out")
+    return ma[keep], mb[keep], repeated, notes
 
 
 def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLike,
@@ -343,9 +359,9 @@ def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLi
     a field is NaN or None and what was adjusted.
 
     Args:
-        ids_a: Example id of each baseline score in ``a``.
+        ids_a: Example id of each baseline score.
         a: Baseline scores.
-        ids_b: Example id of each candidate score in ``b``.
+        ids_b: Example id of each candidate score.
         b: Candidate scores.
         kind: ``binary`` (0/1 scores) or ``continuous``.
         rng: Seeded generator.
@@ -358,24 +374,8 @@ def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLi
         ValueError: The id sets differ (both sides' extra ids are named),
             lengths differ, ``kind`` is unknown or a binary score is not 0/1.
     """
-    if kind not in ("binary", "continuous"):
-        raise ValueError(f"kind must be 'binary' or 'continuous', got {kind!r}")
-    if kind == "binary":
-        _check_binary(a, names[0])
-        _check_binary(b, names[1])
-    ua, ma = clustered(ids_a, a)
-    ub, mb = clustered(ids_b, b)
-    mb = _align(ua, ub, mb, names)
-    repeated = len(ua) < len(ids_a) or len(ub) < len(ids_b)
+    av, bv, repeated, notes = _paired(ids_a, a, ids_b, b, kind, names)
     test: TestName = "mcnemar_exact" if kind == "binary" and not repeated else "paired_permutation"
-    notes = []
-    if repeated:
-        notes.append("repeated samples averaged per example"
-                     + ("; a permutation test replaces McNemar" if kind == "binary" else ""))
-    keep = ~(np.isnan(ma) | np.isnan(mb))
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} examples not scored on both sides left out")
-    av, bv = ma[keep], mb[keep]
     d = bv - av
     n = int(d.shape[0])
     if n < 2:

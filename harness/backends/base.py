@@ -8,7 +8,7 @@ spec (``embedded``, ``openai:MODEL``, ``ollama:MODEL``, ``hf:PATH``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 

@@ -42,7 +42,7 @@ def _quiet_llama_logs() -> None:
         return
     import llama_cpp
 
-    @llama_cpp.llama_log_callback
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def _cb(level: int, text: bytes, user_data: object) -> None:
         log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
 

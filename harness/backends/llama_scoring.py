@@ -54,6 +54,7 @@ class LabelScorer:
         self._n_batch = llm.n_batch
         self._n_vocab = llm.n_vocab()
         self._cached: list[int] = []
+        self._last: np.ndarray | None = None
         self.n_ctx = n_ctx
 
     def _rm(self, seq: int, p0: int = -1) -> None:
@@ -76,6 +77,8 @@ class LabelScorer:
             n_out, self._n_vocab).copy()
 
     def _prompt(self, prompt: list[int]) -> np.ndarray:
+        if prompt == self._cached and self._last is not None:
+            return self._last
         common = 0
         for a, b in zip(self._cached, prompt, strict=False):
             if a != b:
@@ -83,7 +86,7 @@ class LabelScorer:
             common += 1
         common = min(common, len(prompt) - 1)
         self._rm(0, common)
-        self._cached = self._cached[:common]
+        self._cached, self._last = self._cached[:common], None
         last = np.empty(0)
         for start in range(common, len(prompt), self._n_batch):
             chunk = prompt[start:start + self._n_batch]
@@ -93,7 +96,8 @@ class LabelScorer:
                 self._decode([(t, start + i, 0, False) for i, t in enumerate(chunk[:-1])]
                              + [(chunk[-1], end - 1, 0, True)])
         self._cached = list(prompt)
-        return last[-1]
+        self._last = last[-1]
+        return self._last
 
     def score(self, prompt: list[int], conts: Sequence[list[int]]) -> list[float]:
         """Summed log-probability of each continuation's tokens after ``prompt``."""
@@ -132,5 +136,5 @@ class LabelScorer:
 
     def close(self) -> None:
         """Free the context."""
-        self._batch.close()
-        self._ctx.close()
+        self._batch.close()  # type: ignore[no-untyped-call]
+        self._ctx.close()  # type: ignore[no-untyped-call]

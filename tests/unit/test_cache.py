@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from harness.backends.base import (
@@ -24,6 +27,7 @@ class Scripted:
         self.capabilities = Capabilities(logprobs=True, tokenizer=False, max_concurrency=2)
         self.fail, self.retry_after, self.adapter = fail, retry_after, adapter
         self.attempts = 0
+        self.delay = 0.0
 
     @property
     def identity(self) -> dict[str, str | None]:
@@ -36,6 +40,7 @@ class Scripted:
 
     def generate(self, request: GenRequest) -> GenResponse:
         self._attempt()
+        time.sleep(self.delay)
         return GenResponse(request.prompt.upper(), len(request.prompt), 2, "length")
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
@@ -143,3 +148,14 @@ def test_no_retries_when_max_retries_is_zero(store):
     with pytest.raises(TransientBackendError):
         model.generate(GenRequest("q"))
     assert delays == []
+
+
+def test_identical_concurrent_requests_cost_one_call(store):
+    backend = Scripted()
+    backend.delay = 0.05
+    model = CachedModel(backend, store)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: model.generate(GenRequest("same")), range(8)))
+    assert {resp for resp, _ in results} == {GenResponse("SAME", 4, 2, "length")}
+    assert sum(not usage.cached for _, usage in results) == 1
+    assert (backend.attempts, model.calls, model.hits) == (1, 1, 7)

@@ -191,13 +191,14 @@ def test_calibrate_with_generate_scoring_is_refused(project, store):
         make_plan(_fake(store, "keyword"), load_task(project.task), variant, ())
 
 
-def test_zero_prior_disables_calibration(project, store):
+def test_zero_prior_is_floored_not_dropped(project, store):
     backend = Fixed({"ALPHA": 0.6, "BETA": 0.4}, {"ALPHA": 1.0, "BETA": 0.0})
     model = CachedModel(backend, store)
-    with pytest.warns(RuntimeWarning):
-        plan = make_plan(model, load_task(project.task),
-                         _variant(project, "cal", "calibrate: true\n"), ())
-    assert plan.calibration is None
+    plan = make_plan(model, load_task(project.task),
+                     _variant(project, "cal", "calibrate: true\n"), ())
+    assert plan.calibration is not None
+    assert plan.calibration["BETA"] == pytest.approx(math.log(1e-30))
+    assert plan.calibration["ALPHA"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_max_label_tokens(store):

@@ -1,0 +1,182 @@
+"""The runner with the fake backend: records, caching, retries, interruption and resume."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import pytest
+
+from harness import runner as runner_mod
+from harness.backends.base import BackendOptions
+from harness.cache import CachedModel
+from harness.config import load_config
+from harness.runner import Runner, new_run_id, sample_split
+from harness.store import Store
+from harness.tasks import load_task
+
+ALL = {("dev", f"dv{i}") for i in range(4)} | {("test", f"te{i}") for i in range(6)}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Record backoff delays instead of sleeping."""
+    delays: list[float] = []
+    monkeypatch.setattr(runner_mod, "CachedModel",
+                        functools.partial(CachedModel, sleep=delays.append))
+    return delays
+
+
+def _runner(project, store, progress=None):
+    return Runner(load_config(project.config), store, BackendOptions(), progress=progress)
+
+
+def _keys(store, run_id):
+    return [(r.split, r.example_id) for r in store.records(run_id)]
+
+
+def test_run_records_every_example(project, store):
+    seen: list[tuple[int, int, str]] = []
+    result = _runner(project, store, lambda d, t, label: seen.append((d, t, label))).run()
+    assert (result.resumed, result.records, result.skipped, result.errors) == (False, 10, 0, 0)
+    assert (result.model_calls, result.cache_hits, result.retries) == (10, 0, 0)
+    assert set(_keys(store, result.run_id)) == ALL and len(_keys(store, result.run_id)) == 10
+    run = store.get_run(result.run_id)
+    assert (run.status, run.model_calls, run.config_digest) == (
+        "done", 10, load_config(project.config).digest)
+    assert seen == [(i, 10, "toy/echo") for i in range(1, 11)]
+    recs = {r.example_id: r for r in store.records(result.run_id)}
+    assert recs["te4"].output["prediction"] == "BETA" and recs["te4"].target == "ALPHA"
+    assert recs["te4"].scores["label_accuracy"]["value"] == 0.0
+    assert recs["te0"].scores["label_accuracy"]["value"] == 1.0
+    assert recs["te0"].output["detail"]["mode"] == "logprobs"
+    assert recs["te0"].prompt_tokens == 8 and recs["te0"].model == "fake:keyword"
+    assert recs["te0"].task_digest == load_task(project.task).digest
+
+
+def test_second_run_is_a_new_run_served_from_cache(project, store):
+    first = _runner(project, store).run()
+    second = _runner(project, store).run()
+    assert second.run_id != first.run_id and not second.resumed
+    assert (second.model_calls, second.cache_hits, second.records) == (0, 10, 10)
+    assert all(r.cached for r in store.records(second.run_id))
+    assert store.get_run(second.run_id).model_calls == 0
+
+
+def test_interrupted_run_resumes_where_it_stopped(project, store, edit):
+    edit(project.config, "concurrency: 2", "concurrency: 1")
+
+    def stop_after_three(done, total, label):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _runner(project, store, stop_after_three).run()
+    (run,) = store.runs()
+    assert run.status == "interrupted"
+    assert len(_keys(store, run.run_id)) == 3
+    first_calls = run.model_calls
+    assert first_calls in (3, 4)  # at most one request was in flight
+
+    seen: list[int] = []
+    result = _runner(project, store, lambda d, t, label: seen.append(d)).run()
+    assert result.resumed and result.run_id == run.run_id
+    assert (result.skipped, result.records, result.errors) == (3, 7, 0)
+    assert result.model_calls + result.cache_hits == 7
+    assert result.model_calls == 10 - first_calls
+    assert seen == list(range(4, 11))
+    keys = _keys(store, run.run_id)
+    assert len(keys) == len(set(keys)) == 10 and set(keys) == ALL
+    (run,) = store.runs()
+    assert (run.status, run.model_calls) == ("done", 10)
+
+
+def test_transient_failures_are_retried(project, store, edit, no_sleep):
+    edit(project.config, "fake:keyword", "fake:flaky")
+    result = _runner(project, store).run()
+    assert result.errors == 0 and result.records == 10
+    assert result.retries == len(no_sleep) > 0
+    assert result.model_calls == 10
+    assert store.get_run(result.run_id).status == "done"
+
+
+def test_failures_after_retries_are_recorded_and_retried_on_resume(project, store, edit,
+                                                                   no_sleep):
+    edit(project.config, "  - fake:keyword\n", "  - fake:flaky\nmax_retries: 0\n")
+    first = _runner(project, store).run()
+    assert first.errors > 0 and first.records == 10 and no_sleep == []
+    errored = [r for r in store.records(first.run_id) if r.error is not None]
+    assert len(errored) == first.errors
+    assert all(r.error == "transient: fake transient failure" and r.scores == {}
+               for r in errored)
+    assert store.get_run(first.run_id).status == "incomplete"
+
+    edit(project.config, "max_retries: 0", "max_retries: 2")
+    # A different config digest: a new run, answered from the cache where possible.
+    second = _runner(project, store).run()
+    assert second.run_id != first.run_id
+    assert second.errors == 0 and second.cache_hits == 10 - first.errors
+    assert second.model_calls == first.errors
+
+
+def test_incomplete_run_of_the_same_config_is_resumed(project, store, edit):
+    edit(project.config, "  - fake:keyword\n", "  - fake:flaky\nmax_retries: 0\n")
+    first = _runner(project, store).run()
+    again = _runner(project, store).run()
+    assert again.resumed and again.run_id == first.run_id
+    assert again.skipped == 10 - first.errors
+    assert again.records == first.errors  # only the failed ones were tried again
+
+
+def test_limit_and_multiple_models(project, store, edit):
+    edit(project.config, "concurrency: 2\n", "concurrency: 2\nlimit: {dev: 2, test: 3}\n")
+    edit(project.config, "  - fake:keyword\n", "  - fake:keyword\n  - fake:nologprobs\n")
+    result = _runner(project, store).run()
+    assert result.records == 10
+    recs = list(store.records(result.run_id))
+    by_model = {m: [r for r in recs if r.model == m] for m in ("fake:keyword",
+                                                               "fake:nologprobs")}
+    for rows in by_model.values():
+        assert sum(r.split == "dev" for r in rows) == 2
+        assert sum(r.split == "test" for r in rows) == 3
+    assert {r.output["detail"]["mode"] for r in by_model["fake:nologprobs"]} == {"generate"}
+    assert {r.example_id for r in by_model["fake:keyword"]} == {
+        r.example_id for r in by_model["fake:nologprobs"]}
+
+
+def test_few_shot_calibrated_variant(project, store, edit):
+    project.write("few.j2", "{% for s in shots %}{{ s.input }} => {{ s.target }}\n{% endfor %}"
+                  "{{ input }} =>")
+    project.write("few.yaml", "name: few\ntemplate: few.j2\nshots: 4\ncalibrate: true\n")
+    edit(project.config, "  - echo.yaml\n", "  - few.yaml\n")
+    result = _runner(project, store).run()
+    assert result.records == 10 and result.errors == 0
+    assert result.model_calls == 10 + 3  # plus the three content-free calibration prompts
+    recs = list(store.records(result.run_id))
+    assert all(r.output["detail"]["calibrated"] for r in recs)
+
+
+def test_sample_split_is_seeded_and_keeps_order(project):
+    task = load_task(project.task)
+    test = task.split("test")
+    assert sample_split(task, "test", None, 0) == test
+    assert sample_split(task, "test", 99, 0) == test
+    picked = sample_split(task, "test", 3, 5)
+    assert len(picked) == 3 and picked == sample_split(task, "test", 3, 5)
+    ids = [e.id for e in test]
+    assert [e.id for e in picked] == sorted((e.id for e in picked), key=ids.index)
+    draws = {tuple(e.id for e in sample_split(task, "test", 3, s)) for s in range(8)}
+    assert len(draws) > 1
+    assert set(e.id for e in sample_split(task, "test", 2, 5)) <= {e.id for e in picked}
+
+
+def test_new_run_id_format():
+    run_id = new_run_id("abcdef123456")
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{3}-abcdef", run_id)
