@@ -31,6 +31,39 @@ class AnalysisSpec(BaseModel):
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
 
 
+class DecisionSpec(BaseModel):
+    """What counts as worth fine-tuning (the gate's thresholds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidate: str = "auto"
+    min_gain: float = Field(0.02, ge=-1.0, le=1.0)
+    max_payback_months: float = Field(12.0, gt=0.0)
+    min_examples: int = Field(10, ge=2)
+
+
+class EconomicsSpec(BaseModel):
+    """Prices and volumes for the break-even model (all optional but prices)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_in_per_mtok: float
+    price_out_per_mtok: float
+    calls_per_month: float
+    labelling_cost_per_example: float = 0.0
+    n_labelled: int | None = None
+    gpu_price_per_hour: float | None = None
+    training_hours: float | None = None
+    managed_price_per_mtok_trained: float | None = None
+    tokens_trained: float | None = None
+    retrain_every_months: float | None = None
+    reeval_cost: float = 0.0
+    horizon_months: int = 12
+    cost_per_error: float | None = None
+    candidate_price_in_per_mtok: float | None = None
+    candidate_price_out_per_mtok: float | None = None
+
+
 class RunSpec(BaseModel):
     """What a run config file may say."""
 
@@ -47,6 +80,8 @@ class RunSpec(BaseModel):
     concurrency: int = Field(4, ge=1, le=256)
     max_retries: int = Field(4, ge=0, le=20)
     analysis: AnalysisSpec = AnalysisSpec()
+    decision: DecisionSpec = DecisionSpec()
+    economics: EconomicsSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +101,8 @@ class RunConfig:
             "spec": self.spec.model_dump(mode="json"),
             "path": str(self.path),
             "tasks": [{"name": t.name, "path": str(t.path), "digest": t.digest,
-                       "family": t.family, "labels": list(t.spec.labels)}
+                       "family": t.family, "labels": list(t.spec.labels),
+                       "n_train": len(t.split("train"))}
                       for t in self.tasks],
             "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
                           "kind": v.spec.kind} for v in self.variants],
@@ -82,6 +118,29 @@ def _resolve_list(doc: YamlDoc, key: str) -> list[Path]:
             raise doc.error(f"{key[:-1]} file not found: {p}", (key, i))
         out.append(p)
     return out
+
+
+def _check_economics(doc: YamlDoc, spec: RunSpec) -> None:
+    """Validate prices now, with placeholders for what training will measure."""
+    from harness.analysis.decision import economics_inputs
+
+    if spec.economics is None:
+        return
+    measured = {"wall_time_s": 3600.0, "tokens_trained": 1.0}
+    try:
+        economics_inputs(spec.economics.model_dump(), 1, measured)
+    except ValueError as exc:
+        field = str(exc).split(" ", 1)[0]
+        loc = ("economics", field) if field in spec.economics.model_fields else ("economics",)
+        raise doc.error(f"economics: {exc}", loc) from None
+
+
+def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> None:
+    """Render every variant once per task so a misspelt template name fails now."""
+    for task in tasks:
+        for variant in variants:
+            rows = task.split("train") or task.split("test")
+            variant.render(task, rows[0].input if rows else "", rows[:1])
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -105,6 +164,8 @@ def load_config(path: str | Path) -> RunConfig:
             models.append(parse_spec(text))
         except UsageError as exc:
             raise doc.error(exc.message, ("models", i), hint=exc.hint) from None
+    _check_economics(doc, spec)
+    _check_templates(tasks, variants)
     blob = json.dumps({"spec": spec.model_dump(mode="json"),
                        "tasks": [t.digest for t in tasks],
                        "variants": [v.digest for v in variants]}, sort_keys=True)

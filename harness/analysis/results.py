@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.analysis.paired import bootstrap_mean_ci, paired_difference
+from harness.analysis.decision import apply_decisions
+from harness.analysis.paired import bootstrap_mean_ci
+from harness.analysis.stats import compare
 from harness.scoring.classification import summarize
 from harness.store import Record, RunRow
 
@@ -107,11 +109,33 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, labels: Sequen
     }
 
 
+def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+             rng: np.random.Generator, resamples: int, conf: float,
+             min_gain: float) -> dict[str, Any]:
+    """Candidate vs baseline on the test examples both scored (failed ones are dropped)."""
+    common = sorted(set(base.ids) & set(cand.ids))
+    a = dict(zip(base.ids, base.scores, strict=True))
+    b = dict(zip(cand.ids, cand.scores, strict=True))
+    av, bv = [a[i] for i in common], [b[i] for i in common]
+    c = compare(common, av, common, bv, "binary", rng, resamples=resamples,
+                confidence=conf, min_gain=min_gain, names=(baseline, candidate))
+    d = np.asarray(bv, dtype=float) - np.asarray(av, dtype=float)
+    dropped = len(set(base.ids) ^ set(cand.ids))
+    note = "; ".join(x for x in (c.note, f"{dropped} unpaired (failed) examples left out"
+                                 if dropped else "") if x)
+    return {"baseline": baseline, "candidate": candidate, "delta": c.delta,
+            "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "test": c.test,
+            "n": c.n, "mde": c.mde, "n_needed": c.n_needed,
+            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
+            "ties": int((d == 0).sum()), "unpaired_dropped": dropped, "note": note}
+
+
 def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
     """The results dictionary (``results.json``) of one run, from the store alone."""
     cfg = run.config
     labels_by_task = {t["name"]: t["labels"] for t in cfg["tasks"]}
     spec = cfg["spec"]
+    min_gain = float((spec.get("decision") or {}).get("min_gain", 0.0))
     seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
     kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
     multi = len(cfg["models"]) > 1
@@ -146,23 +170,15 @@ def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
         for n in names:
             if n == baseline:
                 continue
-            cand = by_variant[n]["test"]
-            common = sorted(set(base.ids) & set(cand.ids))
-            a = dict(zip(base.ids, base.scores, strict=True))
-            b = dict(zip(cand.ids, cand.scores, strict=True))
-            d = paired_difference(common, [a[i] for i in common], common,
-                                  [b[i] for i in common], _rng(seed, task_name, baseline, n),
-                                  baseline=baseline, candidate=n, resamples=res,
-                                  confidence=conf)
-            dropped = len(set(base.ids) ^ set(cand.ids))
-            entry["comparisons"].append({
-                "baseline": baseline, "candidate": n, "delta": d.delta, "ci_low": d.low,
-                "ci_high": d.high, "n": d.n, "wins": d.wins, "losses": d.losses,
-                "ties": d.ties, "unpaired_dropped": dropped, "note": d.note})
+            entry["comparisons"].append(_compare(
+                base, by_variant[n]["test"], baseline, n,
+                _rng(seed, task_name, baseline, n), res, conf, min_gain))
         if len(names) == 1:
             entry["note"] = "only one variant: no comparison is possible"
         tasks_out.append(entry)
-    return {"schema": 1, "run_id": run.run_id, "created": run.created,
-            "config_digest": run.config_digest, "config_path": run.config_path,
-            "status": run.status, "model_calls": run.model_calls,
-            "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}
+    results = {"schema": 1, "run_id": run.run_id, "created": run.created,
+               "config_digest": run.config_digest, "config_path": run.config_path,
+               "status": run.status, "model_calls": run.model_calls,
+               "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}
+    apply_decisions(results, cfg)
+    return results

@@ -28,7 +28,7 @@ def test_to_json_records_what_was_run(project):
     assert rec["models"] == ["fake:keyword"]
     assert rec["tasks"] == [{"name": "toy", "path": str(project.task.resolve()),
                              "digest": cfg.tasks[0].digest, "family": "classification",
-                             "labels": ["ALPHA", "BETA"]}]
+                             "labels": ["ALPHA", "BETA"], "n_train": 8}]
     assert rec["variants"] == [{"name": "echo", "path": str(project.variant.resolve()),
                                 "digest": cfg.variants[0].digest, "kind": "prompt"}]
 

@@ -1,0 +1,137 @@
+"""From paired comparisons to a decision: candidate, economics and verdict per task.
+
+Pure over the results dictionary and the run's stored config: picks the
+fine-tuned candidate (the best ``lora`` variant on dev, or the one the
+config names), applies Holm's correction across the run's tasks, prices
+the candidate against the baseline with measured tokens and error rates,
+and states the verdict with the numbers it rests on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from harness.analysis.economics import (
+    Economics,
+    EconomicsInputs,
+    VariantMeasurements,
+    break_even,
+)
+from harness.analysis.stats import Comparison, holm
+from harness.analysis.verdict import Verdict, decide, overall
+
+DEFAULT_DECISION = {"candidate": "auto", "min_gain": 0.02, "max_payback_months": 12.0,
+                    "min_examples": 10}
+
+
+def economics_inputs(spec: Mapping[str, Any], n_labelled: int,
+                     training: Mapping[str, Any] | None) -> EconomicsInputs:
+    """Build the break-even inputs from the config, filling measured training numbers.
+
+    ``training_hours`` and ``tokens_trained`` default to what the adapter's
+    ``training.json`` measured (wall time, tokens trained).
+
+    Raises:
+        ValueError: A price is missing, zero or negative (the message names it).
+    """
+    fields = {k: v for k, v in spec.items() if v is not None}
+    fields.setdefault("n_labelled", n_labelled)
+    if training:
+        if "gpu_price_per_hour" in fields:
+            fields.setdefault("training_hours", float(training["wall_time_s"]) / 3600)
+        if "managed_price_per_mtok_trained" in fields:
+            fields.setdefault("tokens_trained", float(training["tokens_trained"]))
+    return EconomicsInputs(**fields)
+
+
+def _comparison(c: Mapping[str, Any]) -> Comparison:
+    nan = float("nan")
+
+    def f(key: str) -> float:
+        v = c.get(key)
+        return nan if v is None else float(v)
+
+    return Comparison(f("delta"), f("ci_low"), f("ci_high"), f("p_value"), c["test"],
+                      int(c["n"]), f("mde"), c.get("n_needed"), c.get("note", ""))
+
+
+def _pick(task: Mapping[str, Any], kind: str) -> str | None:
+    """The best variant of ``kind`` on dev (ties: name), if the task has one."""
+    pool = [v for v in task["variants"] if v["kind"] == kind]
+    if not pool:
+        return None
+    best = max(pool, key=lambda v: (v.get("dev_score") if v.get("dev_score") is not None
+                                    else -math.inf, [-ord(ch) for ch in v["name"]]))
+    return str(best["name"])
+
+
+def _economics(task: Mapping[str, Any], candidate: str, spec: Mapping[str, Any] | None,
+               n_labelled: int, training: Mapping[str, Any] | None) -> Economics | None:
+    if spec is None:
+        return None
+    by_name = {v["name"]: v for v in task["variants"]}
+
+    def measured(name: str) -> VariantMeasurements:
+        v = by_name[name]
+        score = v["score"]
+        return VariantMeasurements(float(v["prompt_tokens_mean"] or 0.0),
+                                   float(v["completion_tokens_mean"] or 0.0),
+                                   None if score is None or math.isnan(score) else 1 - score)
+
+    inputs = economics_inputs(spec, n_labelled, training)
+    return break_even(measured(task["baseline"]), measured(candidate), inputs)
+
+
+def _econ_json(e: Economics) -> dict[str, Any]:
+    return {k: getattr(e, k) for k in (
+        "monthly_saving_usd", "token_saving_usd", "error_saving_usd", "one_off_cost_usd",
+        "labelling_cost_usd", "training_cost_usd", "maintenance_per_month_usd",
+        "net_monthly_saving_usd", "payback_months", "baseline_monthly_cost_usd",
+        "candidate_monthly_cost_usd", "horizon_months", "training_basis")} | {
+        "tco_12m_usd": {"baseline": e.tco_baseline_usd, "candidate": e.tco_candidate_usd}}
+
+
+def apply_decisions(results: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """Add Holm-adjusted p-values, candidate, economics and verdicts in place."""
+    spec = config["spec"]
+    decision = {**DEFAULT_DECISION, **(spec.get("decision") or {})}
+    econ_spec = spec.get("economics")
+    n_train = {t["name"]: int(t.get("n_train", 0)) for t in config["tasks"]}
+    training = {v["name"]: v.get("training") for v in config["variants"]}
+    comps = [c for t in results["tasks"] for c in t["comparisons"]]
+    for c, p in zip(comps, holm([float("nan") if c["p_value"] is None else c["p_value"]
+                                 for c in comps]), strict=True):
+        c["p_holm"] = p
+    verdicts: dict[str, Verdict] = {}
+    for task in results["tasks"]:
+        task["min_gain"] = decision["min_gain"]
+        cand = decision["candidate"]
+        if cand == "auto":
+            cand = _pick(task, "lora")
+        names = {v["name"] for v in task["variants"]}
+        if cand is None or cand not in names or cand == task.get("baseline"):
+            task["candidate"], task["verdict"] = None, None
+            task["decision_note"] = ("no fine-tuned (lora) variant in this run: nothing to "
+                                     "decide" if cand is None else
+                                     f"candidate {cand!r} has no results to compare")
+            continue
+        task["candidate"] = cand
+        by_cand = {c["candidate"]: c for c in task["comparisons"]}
+        rag = _pick(task, "rag")
+        econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0),
+                          training.get(cand.split("@")[0]))
+        task["economics"] = _econ_json(econ) if econ else None
+        v = decide(_comparison(by_cand[cand]), econ, decision["min_gain"],
+                   decision["max_payback_months"],
+                   _comparison(by_cand[rag]) if rag and rag in by_cand else None,
+                   decision["min_examples"])
+        task["verdict"] = {"label": v.label, "reason": v.reason}
+        verdicts[task["task"]] = v
+    if verdicts:
+        o = overall(verdicts)
+        results["verdict"] = {"label": o.label, "reason": o.reason}
+    else:
+        results["verdict"] = None
+    results["decision"] = decision
