@@ -125,6 +125,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Run or reuse a config, decide, write junit.xml and summary.md; exit 0/1/3."""
+    from harness.gate import gate
+
+    update, stop = _progress_bar()
+    try:
+        res = gate(args.config, min_gain=args.min_gain,
+                   max_payback_months=args.max_payback_months, require=args.require,
+                   store=args.store, reports=args.reports, progress=update)
+    except KeyboardInterrupt:
+        stop()
+        _err("interrupted: finished examples are kept; run the same command to resume")
+        return EXIT_INTERRUPTED
+    finally:
+        stop()
+    _out(f"{res.label}: {res.reason}")
+    _out(f"junit: {res.junit}")
+    _out(f"summary: {res.summary}")
+    return res.exit_code
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunegate", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -145,6 +166,17 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", parents=[where], help="rebuild a report from the store")
     rep.add_argument("run", nargs="?", default="latest", help="run id or 'latest'")
     rep.set_defaults(fn=cmd_report)
+    g = sub.add_parser("gate", parents=[where], help="decide whether fine-tuning passes: "
+                       "exit 0 pass, 1 fail, 3 inconclusive, 2 usage error")
+    g.add_argument("config")
+    g.add_argument("--min-gain", type=float, default=None,
+                   help="smallest gain worth having (metric units, e.g. 0.03)")
+    g.add_argument("--max-payback-months", type=float, default=None,
+                   help="longest acceptable payback (needs an economics section)")
+    g.add_argument("--require", choices=["justified", "no-regression"], default="justified",
+                   help="justified: the verdict must be FINE-TUNE JUSTIFIED; no-regression: "
+                   "the candidate must not be significantly worse than the baseline")
+    g.set_defaults(fn=cmd_gate)
     return p
 
 

@@ -7,6 +7,7 @@ recorded with the run.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -166,8 +167,32 @@ def load_config(path: str | Path) -> RunConfig:
             raise doc.error(exc.message, ("models", i), hint=exc.hint) from None
     _check_economics(doc, spec)
     _check_templates(tasks, variants)
+    return RunConfig(spec, doc.path, tasks, variants, tuple(models),
+                     _digest(spec, tasks, variants))
+
+
+def _digest(spec: RunSpec, tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> str:
     blob = json.dumps({"spec": spec.model_dump(mode="json"),
                        "tasks": [t.digest for t in tasks],
                        "variants": [v.digest for v in variants]}, sort_keys=True)
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
-    return RunConfig(spec, doc.path, tasks, variants, tuple(models), digest)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def with_decision(cfg: RunConfig, **overrides: Any) -> RunConfig:
+    """A copy of ``cfg`` with decision thresholds overridden (``None`` keeps a value).
+
+    The thresholds are part of the run record, so a gate with other thresholds
+    is another run; its responses all come from the cache.
+
+    Raises:
+        UsageError: An override is out of range.
+    """
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return cfg
+    try:
+        decision = DecisionSpec.model_validate(cfg.spec.decision.model_dump() | changes)
+    except ValueError as exc:
+        raise UsageError(f"invalid gate option: {exc}".splitlines()[0]) from None
+    spec = cfg.spec.model_copy(update={"decision": decision})
+    return dataclasses.replace(cfg, spec=spec, digest=_digest(spec, cfg.tasks, cfg.variants))

@@ -113,9 +113,10 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any]) -> None:
         names = {v["name"] for v in task["variants"]}
         if cand is None or cand not in names or cand == task.get("baseline"):
             task["candidate"], task["verdict"] = None, None
-            task["decision_note"] = ("no fine-tuned (lora) variant in this run: nothing to "
-                                     "decide" if cand is None else
-                                     f"candidate {cand!r} has no results to compare")
+            task["decision_note"] = (
+                "no fine-tuned (lora) variant in this run: nothing to decide" if cand is None
+                else f"candidate {cand!r} is the baseline chosen on dev" if cand == task.get(
+                    "baseline") else f"candidate {cand!r} has no results to compare")
             continue
         task["candidate"] = cand
         by_cand = {c["candidate"]: c for c in task["comparisons"]}

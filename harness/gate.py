@@ -1,0 +1,146 @@
+"""The evaluation gate: run (or reuse) a config, decide, and say so in CI's terms.
+
+Writes ``junit.xml`` (one test case per task) and ``summary.md`` (for a
+pull-request comment) next to the report, and returns the exit code:
+0 passes, 1 fails, 3 inconclusive (2, a usage error, is raised).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import escape, quoteattr
+
+from harness.analysis.verdict import exit_code
+from harness.backends.base import BackendOptions
+from harness.config import load_config, with_decision
+from harness.errors import UsageError
+from harness.report import write_report
+from harness.runner import Progress, Runner
+from harness.store import Store
+
+Require = Literal["justified", "no-regression"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What the gate decided and where it wrote the evidence."""
+
+    exit_code: int
+    label: str
+    reason: str
+    run_id: str
+    report_dir: Path
+    junit: Path
+    summary: Path
+
+
+def _task_outcome(task: dict[str, Any], require: Require, alpha: float) -> tuple[int, str]:
+    if require == "no-regression":
+        c = next((c for c in task["comparisons"] if c["candidate"] == task["candidate"]), None)
+        if c is None:
+            return 0, "no comparison"
+        worse = c["delta"] < 0 and c["p_holm"] is not None and c["p_holm"] < alpha
+        return (1, "significant regression") if worse else (0, "no significant regression")
+    v = task["verdict"]
+    return exit_code(v["label"]), v["label"]
+
+
+def _check(results: dict[str, Any], min_n: int) -> list[dict[str, Any]]:
+    tasks = [t for t in results["tasks"] if t.get("candidate")]
+    if not tasks:
+        notes = "; ".join(f"{t['task']}: {t.get('decision_note', 'no results')}"
+                          for t in results["tasks"])
+        raise UsageError(f"nothing to gate: {notes}",
+                         hint="add a lora variant or set decision.candidate in the config")
+    for t in tasks:
+        c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
+        if c["n"] < min_n:
+            raise UsageError(f"task {t['task']}: only {c['n']} paired test examples; the gate "
+                             f"needs at least {min_n} for any inference",
+                             hint="add test examples or raise the limit")
+    return tasks
+
+
+def _junit(results: dict[str, Any], outcomes: dict[str, tuple[int, str]]) -> str:
+    cases = []
+    for t in results["tasks"]:
+        if t["task"] not in outcomes:
+            continue
+        code, label = outcomes[t["task"]]
+        reason = (t.get("verdict") or {}).get("reason", label)
+        body = ""
+        if code == 1:
+            body = f"<failure message={quoteattr(label)}>{escape(reason)}</failure>"
+        elif code == 3:
+            body = f"<skipped message={quoteattr(label + ': ' + reason)}/>"
+        cases.append(f'  <testcase classname="tunegate.{escape(results["run_id"])}" '
+                     f"name={quoteattr(t['task'])}>{body}</testcase>")
+    fails = sum(1 for c, _ in outcomes.values() if c == 1)
+    skips = sum(1 for c, _ in outcomes.values() if c == 3)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<testsuite name="tunegate gate" tests="{len(cases)}" failures="{fails}" '
+            f'skipped="{skips}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:+.1f} pp"
+
+
+def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], label: str,
+             reason: str, report_dir: Path) -> str:
+    icon = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}  # prefixes unless the label says it
+    lines = [f"## tunegate gate: {label}", "", reason, "",
+             "| task | candidate | baseline | gain | CI | p (Holm) | outcome |",
+             "|---|---|---|---:|---|---:|---|"]
+    for t in results["tasks"]:
+        if t["task"] not in outcomes:
+            continue
+        c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
+        code, what = outcomes[t["task"]]
+        p = "n/a" if c["p_holm"] is None else f"{c['p_holm']:.3g}"
+        lines.append(f"| {t['task']} | {t['candidate']} | {t['baseline']} | "
+                     f"{_pct(c['delta'])} | [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}] | "
+                     f"{p} | {what if what.startswith(icon[code]) else icon[code] + ': ' + what}"
+                     " |")
+    lines += ["", f"Full report: `{report_dir / 'index.html'}` (run `{results['run_id']}`)."]
+    return "\n".join(lines) + "\n"
+
+
+def gate(config: str | Path, *, min_gain: float | None = None,
+         max_payback_months: float | None = None, require: Require = "justified",
+         store: str | Path = ".tunegate", reports: str | Path = "reports",
+         progress: Progress | None = None) -> GateResult:
+    """Run (or reuse from the store) a config and decide whether it passes.
+
+    Raises:
+        UsageError: Bad config, nothing to gate, too few examples, missing prices.
+    """
+    cfg = with_decision(load_config(config), min_gain=min_gain,
+                        max_payback_months=max_payback_months)
+    if max_payback_months is not None and cfg.spec.economics is None:
+        raise UsageError("--max-payback-months needs prices: add an 'economics' section",
+                         cfg.path)
+    st = Store(store)
+    result = Runner(cfg, st, BackendOptions(seed=cfg.spec.seed), progress).run()
+    out = write_report(st, result.run_id, reports)
+    results = json.loads((out / "results.json").read_text())
+    tasks = _check(results, cfg.spec.decision.min_examples)
+    alpha = 1 - cfg.spec.analysis.confidence
+    outcomes = {t["task"]: _task_outcome(t, require, alpha) for t in tasks}
+    codes = [c for c, _ in outcomes.values()]
+    code = 1 if 1 in codes else 3 if 3 in codes else 0
+    if require == "justified" and results.get("verdict"):
+        label, reason = results["verdict"]["label"], results["verdict"]["reason"]
+        code = exit_code(label)
+    else:
+        label = {0: "PASSED", 1: "FAILED", 3: "INCONCLUSIVE"}[code]
+        reason = f"require {require}: " + "; ".join(f"{k}: {v}" for k, (_, v)
+                                                     in outcomes.items())
+    junit, summary = out / "junit.xml", out / "summary.md"
+    junit.write_text(_junit(results, outcomes))
+    summary.write_text(_summary(results, outcomes, label, reason, out))
+    return GateResult(code, label, reason, result.run_id, out, junit, summary)
