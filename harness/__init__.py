@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "gate":
-        from harness.gate import gate
+        from harness.gating import gate
 
         return gate
     raise AttributeError(name)

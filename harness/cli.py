@@ -125,9 +125,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Print requests, tokens and dollars a run would cost, before anything is sent."""
+    from harness.config import load_config
+    from harness.estimate import estimate
+    from harness.store import Store
+
+    cfg = load_config(args.config)
+    rows = estimate(cfg, Store(args.store))
+    econ = cfg.spec.economics
+    _out(f"{'task':<20} {'variant':<14} {'model':<22} {'requests':>8} {'cached':>7} "
+         f"{'prompt tok':>11} {'max out tok':>11}" + ("  cost USD" if econ else ""))
+    total = 0.0
+    for r in rows:
+        uncached = 1 - r.cached / r.requests if r.requests else 0.0
+        cost = ((r.prompt_tokens * econ.price_in_per_mtok + r.max_completion_tokens
+                 * econ.price_out_per_mtok) / 1e6 * uncached) if econ else 0.0
+        total += cost
+        _out(f"{r.task:<20} {r.variant:<14} {r.model:<22} {r.requests:>8} {r.cached:>7} "
+             f"{r.prompt_tokens:>11} {r.max_completion_tokens:>11}"
+             + (f"  {cost:>8.4f}" if econ else ""))
+    calls = sum(r.requests - r.cached for r in rows)
+    _out(f"total: {calls} model calls to make, {sum(r.cached for r in rows)} cached"
+         + (f", about ${total:.4f} at the config's prices (uncached share)" if econ else
+            " (add an economics section to price them)"))
+    return EXIT_OK
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     """Run or reuse a config, decide, write junit.xml and summary.md; exit 0/1/3."""
-    from harness.gate import gate
+    from harness.gating import gate
 
     update, stop = _progress_bar()
     try:
@@ -166,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", parents=[where], help="rebuild a report from the store")
     rep.add_argument("run", nargs="?", default="latest", help="run id or 'latest'")
     rep.set_defaults(fn=cmd_report)
+    e = sub.add_parser("estimate", parents=[where], help="dry run: requests, tokens and "
+                       "dollars before anything is sent")
+    e.add_argument("config")
+    e.set_defaults(fn=cmd_estimate)
     g = sub.add_parser("gate", parents=[where], help="decide whether fine-tuning passes: "
                        "exit 0 pass, 1 fail, 3 inconclusive, 2 usage error")
     g.add_argument("config")

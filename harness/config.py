@@ -132,7 +132,7 @@ def _check_economics(doc: YamlDoc, spec: RunSpec) -> None:
         economics_inputs(spec.economics.model_dump(), 1, measured)
     except ValueError as exc:
         field = str(exc).split(" ", 1)[0]
-        loc = ("economics", field) if field in spec.economics.model_fields else ("economics",)
+        loc = ("economics", field) if field in EconomicsSpec.model_fields else ("economics",)
         raise doc.error(f"economics: {exc}", loc) from None
 
 

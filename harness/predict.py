@@ -35,7 +35,8 @@ class PromptPlan:
     calibration: Mapping[str, float] | None = None
 
 
-def _continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
+def label_continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
+    """Each label as a continuation of ``prompt`` (a space unless it ends in one)."""
     sep = "" if not prompt or prompt[-1].isspace() else " "
     return tuple(sep + lab for lab in labels)
 
@@ -50,7 +51,7 @@ def _log_softmax(values: Sequence[float]) -> NDArray[np.float64]:
 def label_logprobs(model: CachedModel, prompt: str, labels: Sequence[str]
                    ) -> tuple[dict[str, float], Usage]:
     """Summed log-probability of each label's tokens after ``prompt``."""
-    resp, usage = model.score(ScoreRequest(prompt, _continuations(prompt, labels)))
+    resp, usage = model.score(ScoreRequest(prompt, label_continuations(prompt, labels)))
     return dict(zip(labels, resp.logprobs, strict=True)), usage
 
 
@@ -87,6 +88,12 @@ def max_label_tokens(model: CachedModel, labels: Sequence[str]) -> int:
     return max(model.backend.count_tokens(" " + lab) for lab in labels) + 2
 
 
+def generation_request(model: CachedModel, task: Task, prompt: str) -> GenRequest:
+    """The request that generates a label (budgeted from the tokenized labels)."""
+    return GenRequest(prompt, max_tokens=max_label_tokens(model, list(task.spec.labels)),
+                      stop=("\n",), temperature=task.spec.generation.temperature)
+
+
 def predict_classification(model: CachedModel, plan: PromptPlan, example: Example
                            ) -> tuple[Output, Usage]:
     """Predict one example's label with the plan's variant."""
@@ -101,11 +108,24 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
         detail = {"mode": "logprobs", "logprobs": {k: round(v, 4) for k, v in lps.items()},
                   "calibrated": plan.calibration is not None}
         return Output(best, best, detail), usage
-    resp, usage = model.generate(GenRequest(
-        prompt, max_tokens=max_label_tokens(model, labels), stop=("\n",),
-        temperature=task.spec.generation.temperature))
+    resp, usage = model.generate(generation_request(model, task, prompt))
     pred = match_label(resp.text, labels)
     return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason}), usage
+
+
+def uses_logprobs(model: CachedModel, variant: Variant) -> bool:
+    """Whether this variant scores labels by log-likelihood on this backend.
+
+    Raises:
+        UsageError: The variant asks for logprobs the backend lacks.
+    """
+    has = model.backend.capabilities.logprobs
+    mode = variant.spec.scoring
+    if mode == "logprobs" and not has:
+        raise UsageError(f"variant {variant.name!r} needs logprobs, which backend "
+                         f"{model.identity['backend']} does not give", variant.path,
+                         hint="set scoring: generate or auto")
+    return has if mode == "auto" else mode == "logprobs"
 
 
 def make_plan(model: CachedModel, task: Task, variant: Variant,
@@ -115,13 +135,7 @@ def make_plan(model: CachedModel, task: Task, variant: Variant,
     Raises:
         UsageError: The variant asks for logprobs or calibration the backend lacks.
     """
-    has = model.backend.capabilities.logprobs
-    mode = variant.spec.scoring
-    if mode == "logprobs" and not has:
-        raise UsageError(f"variant {variant.name!r} needs logprobs, which backend "
-                         f"{model.identity['backend']} does not give", variant.path,
-                         hint="set scoring: generate or auto")
-    use = has if mode == "auto" else mode == "logprobs"
+    use = uses_logprobs(model, variant)
     cal = None
     if variant.spec.calibrate:
         if not use:

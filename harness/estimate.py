@@ -1,0 +1,75 @@
+"""``tunegate estimate``: what a run will send, and cost, before anything is sent.
+
+Builds exactly the requests the runner would send (so it can tell which the
+store already has cached), counts prompt tokens with each backend's own
+tokenizer (no model call is made) and prices the rest with the config's
+``economics`` prices when given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.backends.base import BackendOptions, GenRequest, ScoreRequest, create
+from harness.cache import CachedModel
+from harness.config import RunConfig
+from harness.predict import generation_request, label_continuations, uses_logprobs
+from harness.runner import sample_split
+from harness.store import Store, cache_key
+from harness.tasks import Task
+from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """Expected traffic of one (task, variant, model)."""
+
+    task: str
+    variant: str
+    model: str
+    requests: int
+    cached: int
+    prompt_tokens: int
+    max_completion_tokens: int
+
+
+def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
+              ) -> Iterator[tuple[str, ScoreRequest | GenRequest]]:
+    shots = select_shots(task, variant, cfg.spec.seed)
+    texts = [ex.input for s in cfg.spec.splits
+             for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
+    if variant.spec.calibrate:
+        texts += list(CONTENT_FREE)
+    use_lp = uses_logprobs(model, variant)
+    labels = list(task.spec.labels)
+    for text in texts:
+        prompt = variant.render(task, text, shots)
+        if use_lp:
+            yield "score", ScoreRequest(prompt, label_continuations(prompt, labels))
+        else:
+            yield "generate", generation_request(model, task, prompt)
+
+
+def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
+    """Count the run's requests and tokens without calling any model."""
+    rows = []
+    for spec in cfg.models:
+        backend = create(spec, BackendOptions(seed=cfg.spec.seed))
+        model = CachedModel(backend, store)
+        try:
+            for task in cfg.tasks:
+                for variant in cfg.variants:
+                    n = cached = p_tok = c_tok = 0
+                    for kind, req in _requests(cfg, model, task, variant):
+                        n += 1
+                        p_tok += backend.count_tokens(req.prompt)
+                        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
+                        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
+                        cached += store.get_response(key) is not None
+                    rows.append(EstimateRow(task.name, variant.name, str(spec), n, cached,
+                                            p_tok, c_tok))
+        finally:
+            backend.close()
+    return rows

@@ -1,0 +1,280 @@
+"""``index.html``: one self-contained page a person reads to make the decision.
+
+CSS, JavaScript and the PNG figures are inlined (images as base64 data
+URIs), so the file opens from disk with no server and makes no network
+request; a Content-Security-Policy forbids any fetch and any script other
+than the page's own. It opens with the overall verdict and each task's
+one-sentence reason. Every string from a run (names, labels, inputs,
+outputs, reasons) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from html import escape
+from importlib import resources
+from typing import Any
+
+from harness.report.plots import Plot, num
+from harness.report.sidebyside import TaskExamples, render_examples
+
+__all__ = ["MAX_BYTES", "render_html", "verdict_of"]
+
+MAX_BYTES = 10_000_000
+_RESERVE = 1_000_000  # page chrome, tables and headroom under MAX_BYTES
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _asset(name: str) -> str:
+    return (resources.files("harness.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def _pct(x: object) -> str:
+    v = num(x)
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f}"
+
+
+def _pp(x: object) -> str:
+    v = num(x)
+    return "n/a" if math.isnan(v) else f"{100 * v:+.1f}"
+
+
+def _ci(lo: object, hi: object, fmt: Any = _pct) -> str:
+    if math.isnan(num(lo)) or math.isnan(num(hi)):
+        return "n/a"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def _level(results: Mapping[str, Any]) -> str:
+    conf = num(results.get("confidence", 0.95))
+    return f"{round(100 * (0.95 if math.isnan(conf) else conf))}% CI"
+
+
+def _no_verdict_reason(task: Mapping[str, Any]) -> str:
+    if not task.get("variants"):
+        return "no verdict: no records for this task"
+    comps = task.get("comparisons") or []
+    if not comps:
+        return "no verdict: only one variant, so no comparison is possible"
+    parts = [f"{c.get('candidate')} vs {c.get('baseline')} {_pp(c.get('delta'))} points "
+             f"(CI {_ci(c.get('ci_low'), c.get('ci_high'), _pp)}, n={c.get('n')})"
+             for c in comps]
+    return "no verdict computed; paired differences: " + "; ".join(parts)
+
+
+def verdict_of(entry: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The (label, reason) of a task or of the whole run; label None when absent.
+
+    Without a ``verdict`` the reason says why none is shown, from the comparisons.
+    """
+    v = entry.get("verdict")
+    if isinstance(v, Mapping) and v.get("label"):
+        return str(v["label"]), str(v.get("reason", ""))
+    if "tasks" not in entry:
+        return None, _no_verdict_reason(entry)
+    tasks = entry.get("tasks") or []
+    if not any(t.get("comparisons") for t in tasks):
+        return None, "no verdict: no task has two variants to compare"
+    return None, "no verdict in these results; the paired differences are below"
+
+
+def _verdict_class(label: str | None) -> str:
+    if label is None:
+        return "v-none"
+    for prefix, css in (("FINE-TUNE JUSTIFIED", "v-good"), ("NOT JUSTIFIED", "v-bad"),
+                        ("USE RAG", "v-rag"), ("INCONCLUSIVE", "v-wait")):
+        if label.startswith(prefix):
+            return css
+    return "v-none"
+
+
+def _verdict_box(results: Mapping[str, Any]) -> str:
+    label, reason = verdict_of(results)
+    items = []
+    for task in results.get("tasks", []):
+        t_label, t_reason = verdict_of(task)
+        pill = f'<span class="pill">{_e(t_label)}</span> ' if t_label else ""
+        items.append(f'<li><b>{_e(task.get("task"))}</b>: {pill}{_e(t_reason)}</li>')
+    head = _e(label) if label else "No verdict"
+    return (f'<section class="verdict {_verdict_class(label)}" id="verdict">'
+            f'<div class="label">{head}</div><p class="reason">{_e(reason)}</p>'
+            f'<ul>{"".join(items)}</ul></section>')
+
+
+def _count(value: object) -> int:
+    v = num(value)
+    return 0 if math.isnan(v) else int(v)
+
+
+def _failed_total(results: Mapping[str, Any]) -> int:
+    return sum(_count(v.get("errors")) for t in results.get("tasks", [])
+               for v in t.get("variants", []))
+
+
+def _warnings(results: Mapping[str, Any]) -> str:
+    out = []
+    failed = _failed_total(results)
+    if failed:
+        out.append(f"{failed} examples failed after retries. They are counted in the "
+                   "'failed' column, left out of the scores, and marked 'failed' in the "
+                   "side-by-side tables; run the same command again to retry them.")
+    status = results.get("status")
+    if status not in (None, "done"):
+        out.append(f"Run status: {status}. Results cover the examples finished so far.")
+    return "".join(f'<p class="warn">{_e(w)}</p>' for w in out)
+
+
+def _png_size(png: bytes) -> tuple[int, int] | None:
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        return None
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def _figure(plot: Plot) -> str:
+    data = base64.b64encode(plot.png).decode("ascii")
+    size = _png_size(plot.png)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    return (f'<figure id="fig-{_e(plot.name)}"><img alt="{_e(plot.title)}"{dims} '
+            f'src="data:image/png;base64,{data}"><figcaption>{_e(plot.title)}</figcaption>'
+            "</figure>")
+
+
+def _variants_table(task: Mapping[str, Any], level: str) -> str:
+    rows = []
+    for v in task.get("variants", []):
+        mark = " (baseline)" if v.get("name") == task.get("baseline") else ""
+        metrics = v.get("metrics") or {}
+        failed = _count(v.get("errors"))
+        toks = num(v.get("prompt_tokens_mean"))
+        rows.append(
+            f"<tr><td>{_e(v.get('name'))}{mark}</td><td>{_e(v.get('kind', ''))}</td>"
+            f'<td class="num">{_pct(v.get("score"))}</td>'
+            f'<td>{_ci(v.get("ci_low"), v.get("ci_high"))}</td>'
+            f'<td class="num">{_e(v.get("n", "n/a"))}</td>'
+            f'<td class="num{" failed" if failed else ""}">{failed}</td>'
+            f'<td class="num">{_pct(v.get("dev_score"))}</td>'
+            f'<td class="num">{_pct(metrics.get("macro_f1"))}</td>'
+            f'<td class="num">{_pct(metrics.get("invalid_rate"))}</td>'
+            f'<td class="num">{"n/a" if math.isnan(toks) else f"{toks:.0f}"}</td></tr>')
+    return ("<table><thead><tr><th>variant</th><th>kind</th>"
+            f"<th>test {_e(task.get('metric', 'score'))} %</th><th>{level}</th><th>n</th>"
+            "<th>failed</th><th>dev %</th><th>macro-F1 %</th><th>invalid %</th>"
+            f"<th>prompt tokens</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _comparisons_table(task: Mapping[str, Any], level: str) -> str:
+    comps = task.get("comparisons") or []
+    if not comps:
+        return ('<p class="note">No comparison is possible: this task has only one '
+                "variant in this run.</p>" if task.get("variants") else "")
+    rows = "".join(
+        f"<tr><td>{_e(c.get('candidate'))}</td><td>{_e(c.get('baseline'))}</td>"
+        f'<td class="num">{_pp(c.get("delta"))}</td>'
+        f"<td>{_ci(c.get('ci_low'), c.get('ci_high'), _pp)}</td>"
+        f'<td class="num">{_e(c.get("n"))}</td>'
+        f"<td>{_e(c.get('wins'))} / {_e(c.get('losses'))} / {_e(c.get('ties'))}</td>"
+        f"<td>{_e(c.get('note') or '')}</td></tr>" for c in comps)
+    return (f"<p>Paired differences on the same test examples (candidate - baseline, "
+            f"percentage points, {level}):</p><table><thead><tr><th>candidate</th>"
+            "<th>baseline</th><th>delta</th><th>CI</th><th>n</th><th>wins / losses / ties"
+            f"</th><th>note</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _economics_table(task: Mapping[str, Any]) -> str:
+    econ = task.get("economics")
+    if not isinstance(econ, Mapping):
+        return ""
+    rows = []
+    for key, value in econ.items():
+        if isinstance(value, Mapping | list):
+            continue
+        shown = value
+        if isinstance(value, float):
+            shown = ("never" if math.isinf(value) else
+                     f"${value:,.2f}" if key.endswith("_usd") else f"{value:,.2f}")
+        elif value is None and key == "payback_months":
+            shown = "never"
+        rows.append(f"<tr><td>{_e(key)}</td><td class=\"num\">{_e(shown)}</td></tr>")
+    return f"<h3>Economics</h3><table><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
+                  examples: TaskExamples | None, level: str, budget: int) -> str:
+    name = str(task.get("task"))
+    label, reason = verdict_of(task)
+    parts = [f'<section class="task" id="task-{_e(name)}"><h2>{_e(name)} '
+             f'<span class="meta">({_e(task.get("family", ""))}, metric: '
+             f'{_e(task.get("metric", ""))})</span></h2>',
+             f'<p class="verdict-line {_verdict_class(label)}"><b>'
+             f'{_e(label or "No verdict")}</b>: {_e(reason)}</p>']
+    if task.get("baseline"):
+        parts.append(f"<p>Baseline: <b>{_e(task['baseline'])}</b>, chosen on dev: "
+                     f"{_e(task.get('baseline_reason', ''))}.</p>")
+    if task.get("variants"):
+        parts.append(_variants_table(task, level))
+    parts.append(_comparisons_table(task, level))
+    if task.get("note"):
+        parts.append(f'<p class="note">Note: {_e(task["note"])}.</p>')
+    parts.append(_economics_table(task))
+    parts += [_figure(p) for p in plots if p.task == name]
+    parts.append(f"<h3>Test examples side by side</h3>{render_examples(task, examples, budget)}")
+    return "".join(parts) + "</section>"
+
+
+def _head(results: Mapping[str, Any], css: str, js: str) -> str:
+    label, _ = verdict_of(results)
+    csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{_sha256(css)}'; "
+           f"script-src 'sha256-{_sha256(js)}'; base-uri 'none'; form-action 'none'")
+    title = f"tunegate report {results.get('run_id')}: {label or 'no verdict'}"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{css}</style></head>")
+
+
+def render_html(results: Mapping[str, Any], plots: Sequence[Plot],
+                examples: Mapping[str, TaskExamples], max_bytes: int = MAX_BYTES) -> str:
+    """The whole ``index.html`` of a run.
+
+    Args:
+        results: The run's results dictionary (``results.json``).
+        plots: Figures from :func:`harness.report.plots.make_plots`.
+        examples: Side-by-side rows per task name.
+        max_bytes: Size the page stays under; side-by-side rows are capped to fit.
+    """
+    css, js = _asset("report.css"), _asset("report.js")
+    level = _level(results)
+    tasks = list(results.get("tasks", []))
+    images = sum(4 * (len(p.png) + 2) // 3 for p in plots)
+    budget = max(100_000, (max_bytes - _RESERVE - images) // max(1, len(tasks)))
+    overview = [_figure(p) for p in plots if p.task is None]
+    if not any(p.name == "trend" for p in plots):
+        overview.append('<p class="note">No earlier runs of this config in the store: '
+                        "no trend yet.</p>")
+    body = [
+        f"<body><header><h1>tunegate report: run {_e(results.get('run_id'))}</h1>"
+        f'<p class="meta">Created {_e(results.get("created"))} from '
+        f"<code>{_e(results.get('config_path'))}</code> (config digest "
+        f"<code>{_e(results.get('config_digest'))}</code>, seed {_e(results.get('seed'))}, "
+        f"status {_e(results.get('status'))}, {_e(results.get('model_calls'))} model calls)."
+        "</p></header>",
+        _verdict_box(results), _warnings(results),
+        '<section id="overview"><h2>Overview</h2>', *overview, "</section>",
+        *(_task_section(t, plots, examples.get(str(t.get("task"))), level, budget)
+          for t in tasks),
+        '<footer class="note"><p>Generated by tunegate from the store alone (no model '
+        "calls). Self-contained: no file or network access is needed to read it.</p>"
+        f"</footer><script>{js}</script></body></html>\n"]
+    return _head(results, css, js) + "".join(body)

@@ -1,0 +1,336 @@
+"""The report's figures: matplotlib (Agg, no pyplot state), returned as PNG bytes.
+
+Every function reads the plain ``results`` dictionaries (``results.json``)
+defensively: a missing or null number is skipped, never a crash, and a
+figure with nothing to show returns ``None``. The same input gives the same
+bytes (no timestamps in the PNG metadata).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["Plot", "confusion_png", "economics_png", "forest_png", "make_plots",
+           "matrix_png", "num", "payback_months", "trend_png"]
+
+_DPI = 100
+_MAX_CONFUSION_PANELS = 9
+_GOOD, _BAD, _NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One rendered figure.
+
+    Attributes:
+        name: File stem, unique in the report (``forest``, ``confusion-toy``).
+        title: Shown above the image and used as its alt text.
+        png: The image.
+        task: The task it belongs to, or None for a run-wide figure.
+    """
+
+    name: str
+    title: str
+    png: bytes
+    task: str | None = None
+
+
+def num(value: object) -> float:
+    """A float from a results value; NaN for None, NaN or anything not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _t(text: object) -> str:
+    """Text for matplotlib: dollar signs literal (no mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _variant_names(results: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    for task in results.get("tasks", []):
+        for v in task.get("variants", []):
+            if v.get("name") not in names:
+                names.append(str(v.get("name")))
+    return names
+
+
+def _cell_text(v: Mapping[str, Any]) -> str:
+    score, lo, hi = num(v.get("score")), num(v.get("ci_low")), num(v.get("ci_high"))
+    if math.isnan(score):
+        return "n/a"
+    ci = "no CI" if math.isnan(lo) or math.isnan(hi) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+    return f"{100 * score:.1f}\n{ci}"
+
+
+def matrix_png(results: Mapping[str, Any]) -> bytes | None:
+    """Task x variant matrix: test score (%) with its interval, baseline outlined."""
+    tasks = [t for t in results.get("tasks", []) if t.get("variants")]
+    names = _variant_names(results)
+    if not tasks or not names:
+        return None
+    grid = np.full((len(tasks), len(names)), np.nan)
+    fig = Figure(figsize=(max(4.0, 1.7 * len(names) + 2.0), 0.9 * len(tasks) + 1.6))
+    ax = fig.add_subplot()
+    for i, task in enumerate(tasks):
+        for v in task["variants"]:
+            j = names.index(str(v.get("name")))
+            grid[i, j] = num(v.get("score"))
+            dark = grid[i, j] > 0.6
+            ax.text(j, i, _cell_text(v), ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+            if v.get("name") == task.get("baseline"):
+                ax.add_patch(_outline(j, i))
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(names)), [_t(n) for n in names], rotation=20, ha="right")
+    ax.set_yticks(range(len(tasks)), [_t(t.get("task")) for t in tasks])
+    level = round(100 * num(results.get("confidence", 0.95)))
+    ax.set_title(f"Test score % with {level}% CI (baseline outlined)", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _outline(x: float, y: float) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.48, y - 0.48), 0.96, 0.96, fill=False, edgecolor="#d4a72c",
+                     linewidth=2.5)
+
+
+def _forest_rows(results: Mapping[str, Any]) -> list[tuple[str, float, float, float, float]]:
+    rows = []
+    for task in results.get("tasks", []):
+        gain = num(task.get("min_gain", 0.0))
+        gain = 0.0 if math.isnan(gain) else gain
+        for c in task.get("comparisons", []):
+            label = f"{task.get('task')}: {c.get('candidate')} - {c.get('baseline')}"
+            rows.append((label, num(c.get("delta")), num(c.get("ci_low")),
+                         num(c.get("ci_high")), gain))
+    return rows
+
+
+def forest_png(results: Mapping[str, Any]) -> bytes | None:
+    """Paired differences (candidate - baseline, points) with CIs and each task's min_gain."""
+    rows = _forest_rows(results)
+    if not rows:
+        return None
+    fig = Figure(figsize=(8.0, 0.55 * len(rows) + 1.6))
+    ax = fig.add_subplot()
+    for k, (_, delta, lo, hi, gain) in enumerate(rows):
+        y = len(rows) - 1 - k
+        ax.plot([100 * gain] * 2, [y - 0.4, y + 0.4], color=_BAD, linestyle="--",
+                label="min_gain" if k == 0 else None)
+        if math.isnan(delta):
+            continue
+        color = _GOOD if lo >= gain else _BAD if hi < gain else _NEUTRAL
+        if not (math.isnan(lo) or math.isnan(hi)):
+            ax.plot([100 * lo, 100 * hi], [y, y], color=color, linewidth=2)
+        ax.plot([100 * delta], [y], "o", color=color)
+    ax.axvline(0.0, color="#8c959f", linewidth=1)
+    ax.set_yticks(range(len(rows)), [_t(r[0]) for r in reversed(rows)])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("difference on the same test examples (percentage points)")
+    level = round(100 * num(results.get("confidence", 0.95)))
+    ax.set_title(f"Paired differences with {level}% CI", fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _confusion_panel(ax: Axes, labels: Sequence[str], matrix: Any, title: str) -> None:
+    m = np.asarray(matrix, dtype=float)
+    ax.imshow(m, cmap="Blues", vmin=0.0, vmax=max(1.0, float(m.max(initial=0.0))))
+    n_rows, n_cols = m.shape
+    if max(n_rows, n_cols) <= 15:
+        top = float(m.max(initial=0.0))
+        for i in range(n_rows):
+            for j in range(n_cols):
+                ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                        color="white" if m[i, j] > top / 2 else "black")
+    if len(labels) <= 40:
+        ax.set_xticks(range(n_cols), [_t(x) for x in labels[:n_cols]], rotation=45,
+                      ha="right", fontsize=7)
+        ax.set_yticks(range(n_rows), [_t(x) for x in labels[:n_rows]], fontsize=7)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("gold", fontsize=8)
+    ax.set_title(_t(title), fontsize=9)
+
+
+def confusion_png(task: Mapping[str, Any]) -> bytes | None:
+    """Confusion matrices of one classification task, one panel per variant."""
+    if task.get("family", "classification") != "classification":
+        return None
+    panels = [v for v in task.get("variants", [])
+              if v.get("confusion", {}).get("matrix") and num(v.get("n")) > 0]
+    panels = panels[:_MAX_CONFUSION_PANELS]
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    n_labels = max(len(v["confusion"].get("labels", [])) for v in panels)
+    side = min(9.0, max(3.2, 0.32 * n_labels + 1.8))
+    fig = Figure(figsize=(side * cols, side * rows))
+    for k, v in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        mark = " (baseline)" if v.get("name") == task.get("baseline") else ""
+        conf = v["confusion"]
+        _confusion_panel(ax, [str(x) for x in conf.get("labels", [])], conf["matrix"],
+                         f"{v.get('name')}{mark}")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _series(runs: Sequence[Mapping[str, Any]], task: str, variant: str
+            ) -> tuple[list[int], list[float], list[float], list[float]]:
+    xs: list[int] = []
+    ys: list[float] = []
+    los: list[float] = []
+    his: list[float] = []
+    for i, res in enumerate(runs):
+        for t in res.get("tasks", []):
+            for v in t.get("variants", []) if t.get("task") == task else []:
+                if v.get("name") == variant and not math.isnan(num(v.get("score"))):
+                    xs.append(i)
+                    ys.append(100 * num(v.get("score")))
+                    los.append(100 * num(v.get("ci_low")))
+                    his.append(100 * num(v.get("ci_high")))
+    return xs, ys, los, his
+
+
+def trend_png(results: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
+              ) -> bytes | None:
+    """Score per task and variant across earlier runs of the same config and this one."""
+    if not history:
+        return None
+    runs = [*history, results]
+    tasks = [t for t in results.get("tasks", []) if t.get("variants")]
+    if not tasks:
+        return None
+    fig = Figure(figsize=(8.0, 2.8 * len(tasks) + 0.6))
+    ticks = [str(r.get("created", r.get("run_id", "?")))[:16].replace("T", " ") for r in runs]
+    for k, task in enumerate(tasks):
+        ax = fig.add_subplot(len(tasks), 1, k + 1)
+        for v in task["variants"]:
+            xs, ys, los, his = _series(runs, str(task.get("task")), str(v.get("name")))
+            line = ax.plot(xs, ys, marker="o", label=_t(v.get("name")))[0]
+            ok = [j for j, (lo, hi) in enumerate(zip(los, his, strict=True))
+                  if not (math.isnan(lo) or math.isnan(hi))]
+            if ok:
+                ax.fill_between([xs[j] for j in ok], [los[j] for j in ok],
+                                [his[j] for j in ok], color=line.get_color(), alpha=0.15)
+        ax.set_xticks(range(len(runs)), ticks, rotation=20, ha="right", fontsize=7)
+        ax.set_ylabel("test score %")
+        ax.set_title(_t(f"{task.get('task')}: {len(runs)} runs of this config"), fontsize=10)
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _economics_numbers(econ: Mapping[str, Any]) -> tuple[float, float, float, float, int]:
+    base, cand = num(econ.get("baseline_monthly_cost_usd")), num(
+        econ.get("candidate_monthly_cost_usd"))
+    one_off, maint = num(econ.get("one_off_cost_usd")), num(econ.get("maintenance_per_month_usd"))
+    horizon = num(econ.get("horizon_months"))
+    horizon_i = int(horizon) if math.isfinite(horizon) and horizon >= 1 else 12
+    return base, cand, one_off, 0.0 if math.isnan(maint) else maint, horizon_i
+
+
+def payback_months(econ: Mapping[str, Any]) -> float:
+    """Payback in months from an economics dict; inf when it never pays back, NaN unknown."""
+    raw = econ.get("payback_months")
+    if isinstance(raw, str) and raw.strip().lower() in ("inf", "infinity", "never"):
+        return math.inf
+    if raw is None and "payback_months" in econ:
+        return math.inf  # JSON has no infinity: null payback means "never"
+    return num(raw)
+
+
+def economics_png(task: Mapping[str, Any]) -> bytes | None:
+    """Cumulative cost of the baseline and the fine-tune over the horizon, payback marked."""
+    econ = task.get("economics")
+    if not isinstance(econ, Mapping):
+        return None
+    base, cand, one_off, maint, horizon = _economics_numbers(econ)
+    if any(math.isnan(x) for x in (base, cand, one_off)):
+        return None
+    payback = payback_months(econ)
+    months = horizon
+    if math.isfinite(payback) and horizon < payback <= 3 * horizon:
+        months = math.ceil(payback) + 1
+    m = np.arange(months + 1, dtype=float)
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(m, base * m, label="prompting baseline", color=_NEUTRAL)
+    ax.plot(m, one_off + (cand + maint) * m, label="fine-tune (one-off + running)",
+            color="#0969da")
+    if math.isfinite(payback) and payback <= months:
+        ax.axvline(payback, color=_GOOD, linestyle="--")
+        ax.plot([payback], [base * payback], "o", color=_GOOD)
+        ax.annotate(f"pays back in {payback:.1f} months", (payback, base * payback),
+                    textcoords="offset points", xytext=(8, -14), fontsize=9, color=_GOOD)
+    else:
+        why = ("payback unknown" if math.isnan(payback) else "never pays back"
+               if math.isinf(payback) else f"pays back only after {payback:.1f} months")
+        ax.text(0.02, 0.95, why, transform=ax.transAxes, va="top", fontsize=9, color=_BAD)
+    if horizon < months:
+        ax.axvline(horizon, color="#8c959f", linewidth=1, linestyle=":")
+    ax.set_xlabel("months")
+    ax.set_ylabel("cumulative cost (USD)")
+    ax.set_title(_t(f"{task.get('task')}: cost over {horizon} months"), fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def make_plots(results: Mapping[str, Any],
+               history: Sequence[Mapping[str, Any]] = ()) -> list[Plot]:
+    """Every figure the report shows, in page order; absent ones are left out.
+
+    Args:
+        results: This run's results dictionary.
+        history: Results of earlier runs of the same config, oldest first.
+    """
+    plots: list[Plot] = []
+    for name, title, png in (
+            ("matrix", "Task x variant: test score with confidence interval",
+             matrix_png(results)),
+            ("forest", "Paired differences (candidate - baseline) and min_gain",
+             forest_png(results)),
+            ("trend", "Trend across runs of this config", trend_png(results, history))):
+        if png is not None:
+            plots.append(Plot(name, title, png))
+    for i, task in enumerate(results.get("tasks", [])):
+        slug = f"{i}-{_slug(str(task.get('task')))}"
+        econ = economics_png(task)
+        if econ is not None:
+            plots.append(Plot(f"economics-{slug}", "Cumulative cost and payback", econ,
+                              str(task.get("task"))))
+        conf = confusion_png(task)
+        if conf is not None:
+            plots.append(Plot(f"confusion-{slug}", "Confusion matrices (test)", conf,
+                              str(task.get("task"))))
+    return plots
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)[:40] or "task"

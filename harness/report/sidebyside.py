@@ -1,0 +1,283 @@
+"""The side-by-side view: each test example with every variant's output and score.
+
+Rows come from the store's records (test split, sample 0). The example
+inputs are not stored in records, so they are read from the task file named
+in the run's config when it still loads; otherwise the example id stands
+in for the input. Every input, reference, output and explanation is
+HTML-escaped. Large runs are capped by a byte budget, keeping rows with
+disagreements or invalid outputs first, with a note saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from harness.errors import UsageError
+from harness.store import Record, RunRow
+
+__all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "render_examples"]
+
+log = logging.getLogger(__name__)
+
+_MAX_INPUT_CHARS = 1200
+_MAX_OUTPUT_CHARS = 600
+_MAX_PASSAGE_CHARS = 300
+_PAGE_ROWS = 100
+# Flags a row can carry; the filter buttons select rows by these class names.
+DISAGREE, CAND_WINS, BASE_WINS, INVALID = "f-dis", "f-cand", "f-base", "f-inv"
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One variant's answer to one example.
+
+    Attributes:
+        text: The raw output text.
+        prediction: The parsed answer (a label), or None when invalid.
+        score: The primary score, or None when unscored or failed.
+        invalid: The output could not be parsed into a valid answer.
+        error: Why the example failed (no output), or None.
+        explanation: The scorer's one-line explanation.
+        passages: Retrieved passages shown to a RAG variant.
+    """
+
+    text: str = ""
+    prediction: str | None = None
+    score: float | None = None
+    invalid: bool = False
+    error: str | None = None
+    explanation: str = ""
+    passages: tuple[str, ...] = ()
+
+
+@dataclass
+class Row:
+    """One test example across variants."""
+
+    example_id: str
+    input: str
+    reference: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class TaskExamples:
+    """The side-by-side rows of one task, and where the inputs came from."""
+
+    task: str
+    rows: list[Row]
+    input_note: str = ""
+
+
+def _primary(scores: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for key in ("label_accuracy", *sorted(scores)):
+        value = scores.get(key)
+        if isinstance(value, Mapping):
+            return value
+    return None
+
+
+def _cell(rec: Record) -> Cell:
+    if rec.error is not None:
+        return Cell(error=rec.error)
+    out, primary = rec.output, _primary(rec.scores)
+    raw = None if primary is None else primary.get("value")
+    score = float(raw) if isinstance(raw, int | float) and not math.isnan(raw) else None
+    detail = primary.get("detail", {}) if primary is not None else {}
+    invalid = bool(detail.get("invalid")) if isinstance(detail, Mapping) else False
+    if "prediction" in out and out.get("prediction") is None:
+        invalid = True
+    passages = out.get("detail", {}).get("passages", []) if isinstance(
+        out.get("detail"), Mapping) else []
+    texts = tuple(str(p.get("text", p)) if isinstance(p, Mapping) else str(p)
+                  for p in passages) if isinstance(passages, list) else ()
+    return Cell(text=str(out.get("text", "")), prediction=out.get("prediction"),
+                score=score, invalid=invalid,
+                explanation=str(primary.get("explanation", "")) if primary else "",
+                passages=texts)
+
+
+def _inputs(entry: Mapping[str, Any]) -> tuple[dict[str, str], list[str], str]:
+    """Test inputs by id and the file's order, read from the task file if it still loads."""
+    from harness.tasks import load_task
+
+    path = entry.get("path")
+    if not path:
+        return {}, [], "the task file is not recorded: inputs show the example id"
+    try:
+        task = load_task(path)
+    except (UsageError, OSError) as exc:
+        log.info("inputs unavailable for %s: %s", path, exc)
+        return {}, [], f"task file {path} no longer loads: inputs show the example id"
+    note = ""
+    if entry.get("digest") and task.digest != entry["digest"]:
+        note = f"task file {path} changed since this run: inputs are from its current version"
+    examples = task.split("test")
+    return {ex.id: ex.input for ex in examples}, [ex.id for ex in examples], note
+
+
+def _natural(key: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
+
+
+def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskExamples]:
+    """Side-by-side rows per task from a run's test records (no model is called).
+
+    Variant names follow ``results.json``: ``variant@model`` when the run
+    has more than one model, else the variant's name.
+    """
+    multi = len(run.config.get("models", [])) > 1
+    rows: dict[str, dict[str, Row]] = {}
+    for rec in records:
+        if rec.split != "test" or rec.sample != 0:
+            continue
+        name = f"{rec.variant}@{rec.model}" if multi else rec.variant
+        task_rows = rows.setdefault(rec.task, {})
+        row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
+        row.cells[name] = _cell(rec)
+    out: dict[str, TaskExamples] = {}
+    for entry in run.config.get("tasks", []):
+        name = str(entry.get("name"))
+        by_id = rows.get(name, {})
+        inputs, order, note = _inputs(entry)
+        for row in by_id.values():
+            row.input = inputs.get(row.example_id, row.example_id)
+        rank = {ex_id: i for i, ex_id in enumerate(order)}
+        ordered = sorted(by_id.values(), key=lambda r: (
+            rank.get(r.example_id, len(rank)), _natural(r.example_id)))
+        out[name] = TaskExamples(name, ordered, note)
+    return out
+
+
+def _flags(row: Row, baseline: str | None, candidates: Sequence[str]) -> list[str]:
+    cells = row.cells.values()
+    flags = []
+    answers = {c.prediction if c.prediction is not None else c.text
+               for c in cells if c.error is None}
+    scores = {c.score for c in cells if c.score is not None}
+    if len(answers) > 1 or len(scores) > 1:
+        flags.append(DISAGREE)
+    base = row.cells.get(baseline or "")
+    if base is not None and base.score is not None:
+        cand = [row.cells[c].score for c in candidates if c in row.cells]
+        if any(s is not None and s > base.score for s in cand):
+            flags.append(CAND_WINS)
+        if any(s is not None and s < base.score for s in cand):
+            flags.append(BASE_WINS)
+    if any(c.invalid or c.error is not None for c in cells):
+        flags.append(INVALID)
+    return flags
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return _e(text)
+    return f'{_e(text[:limit])}<span class="more">… [+{len(text) - limit} chars]</span>'
+
+
+def _cell_html(cell: Cell | None) -> str:
+    if cell is None:
+        return '<td class="na">not run</td>'
+    if cell.error is not None:
+        return f'<td class="err"><b>failed</b>: {_clip(cell.error, 200)}</td>'
+    score = "n/a" if cell.score is None else f"{cell.score:g}"
+    css = "inv" if cell.invalid else "ok" if cell.score == 1.0 else \
+        "bad" if cell.score == 0.0 else "mid"
+    tag = ' <span class="tag">invalid</span>' if cell.invalid else ""
+    extra = ""
+    if cell.passages:
+        items = "".join(f"<li>{_clip(p, _MAX_PASSAGE_CHARS)}</li>" for p in cell.passages)
+        extra = f"<details><summary>retrieved</summary><ol>{items}</ol></details>"
+    return (f'<td class="{css}"><pre>{_clip(cell.text, _MAX_OUTPUT_CHARS)}</pre>'
+            f'<span class="score" title="{_e(cell.explanation)}">score {score}</span>'
+            f"{tag}{extra}</td>")
+
+
+def _row_html(row: Row, variants: Sequence[str], flags: Sequence[str]) -> str:
+    cells = "".join(_cell_html(row.cells.get(v)) for v in variants)
+    return (f'<tr class="{" ".join(flags)}"><td class="id">{_e(row.example_id)}</td>'
+            f"<td><pre>{_clip(row.input, _MAX_INPUT_CHARS)}</pre></td>"
+            f"<td><pre>{_clip(row.reference, _MAX_OUTPUT_CHARS)}</pre></td>{cells}</tr>")
+
+
+def _select(rendered: list[tuple[str, list[str]]], budget: int) -> list[int]:
+    """Indices of rows to keep within ``budget`` UTF-8 bytes, flagged rows first."""
+    sizes = [len(h.encode("utf-8")) for h, _ in rendered]
+    if sum(sizes) <= budget:
+        return list(range(len(rendered)))
+    order = sorted(range(len(rendered)), key=lambda i: (
+        INVALID not in rendered[i][1], DISAGREE not in rendered[i][1], i))
+    kept, used = [], 0
+    for i in order:
+        if used + sizes[i] > budget:
+            break
+        kept.append(i)
+        used += sizes[i]
+    return sorted(kept)
+
+
+def _buttons(counts: Mapping[str, int], lora: bool) -> str:
+    wins = "lora wins" if lora else "candidate wins"
+    specs = [("all", "all", "every test example"),
+             (DISAGREE, "disagreements", "variants give different answers or scores"),
+             (CAND_WINS, wins, "a candidate scores higher than the baseline"
+              + ("" if lora else " (no lora variant in this run: any non-baseline variant)")),
+             (BASE_WINS, "baseline wins", "the baseline scores higher than a candidate"),
+             (INVALID, "invalid output", "an output is invalid or the example failed")]
+    return "".join(f'<button type="button" data-filter="{key}" title="{_e(tip)}">'
+                   f'{_e(label)} ({counts.get(key, 0)})</button>' for key, label, tip in specs)
+
+
+def render_examples(task: Mapping[str, Any], examples: TaskExamples | None,
+                    budget: int) -> str:
+    """The side-by-side section of one task: filter buttons, note and table.
+
+    Args:
+        task: The task's entry in ``results.json`` (baseline and variant kinds).
+        examples: Its rows, or None when the run has none.
+        budget: Most UTF-8 bytes the table's rows may take; rows beyond are left out.
+    """
+    if examples is None or not examples.rows:
+        return '<p class="note">No test examples were recorded for this task.</p>'
+    variants = [str(v.get("name")) for v in task.get("variants", [])]
+    for row in examples.rows:
+        variants += [n for n in row.cells if n not in variants]
+    baseline = task.get("baseline")
+    lora = [str(v.get("name")) for v in task.get("variants", []) if v.get("kind") == "lora"]
+    candidates = lora or [v for v in variants if v != baseline]
+    rendered = []
+    for row in examples.rows:
+        flags = _flags(row, baseline, candidates)
+        rendered.append((_row_html(row, variants, flags), flags))
+    keep = _select(rendered, budget)
+    counts = {"all": len(keep)}
+    for i in keep:
+        for f in rendered[i][1]:
+            counts[f] = counts.get(f, 0) + 1
+    notes = [examples.input_note] if examples.input_note else []
+    if len(keep) < len(rendered):
+        notes.append(f"Showing {len(keep)} of {len(rendered)} test examples to keep this "
+                     "file small (invalid outputs and disagreements first); every record "
+                     "is in the store.")
+    head = "".join(
+        f"<th>{_e(v)}{' (baseline)' if v == baseline else ''}</th>" for v in variants)
+    note_html = "".join(f'<p class="note">{_e(n)}</p>' for n in notes)
+    body = "".join(rendered[i][0] for i in keep)
+    return (f'<div class="sbs" data-page="{_PAGE_ROWS}">{note_html}'
+            f'<div class="filters">{_buttons(counts, bool(lora))}</div>'
+            f'<div class="pager"><button type="button" class="prev">previous</button> '
+            f'<span class="pageinfo">{len(keep)} rows</span> '
+            f'<button type="button" class="next">next</button></div>'
+            f'<div class="scroll"><table class="examples"><thead><tr><th>id</th>'
+            f"<th>input</th><th>reference</th>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div></div>")
