@@ -175,10 +175,13 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     elif suffix in (".csv", ".tsv"):
         with path.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            start = 2
             for row in reader:
-                yield start, dict(row)
-                start = reader.line_num + 1
+                # line_num is the row's last physical line; step back over quoted newlines.
+                if None in row.values():
+                    raise UsageError("row has fewer fields than the header", path,
+                                     reader.line_num)
+                inner = sum(str(v).count("\n") for v in row.values())
+                yield reader.line_num - inner, dict(row)
     else:
         raise UsageError(f"unsupported data format {suffix!r}", path,
                          hint="use .jsonl, .csv or .tsv")

@@ -70,7 +70,8 @@ def _no_verdict_reason(task: Mapping[str, Any]) -> str:
     parts = [f"{c.get('candidate')} vs {c.get('baseline')} {_pp(c.get('delta'))} points "
              f"(CI {_ci(c.get('ci_low'), c.get('ci_high'), _pp)}, n={c.get('n')})"
              for c in comps]
-    return "no verdict computed; paired differences: " + "; ".join(parts)
+    why = f"{task['decision_note']}; " if task.get("decision_note") else ""
+    return f"no verdict: {why}paired differences: " + "; ".join(parts)
 
 
 def verdict_of(entry: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -86,7 +87,10 @@ def verdict_of(entry: Mapping[str, Any]) -> tuple[str | None, str]:
     tasks = entry.get("tasks") or []
     if not any(t.get("comparisons") for t in tasks):
         return None, "no verdict: no task has two variants to compare"
-    return None, "no verdict in these results; the paired differences are below"
+    notes = list(dict.fromkeys(str(t["decision_note"]) for t in tasks
+                               if t.get("decision_note")))
+    return None, "no verdict: " + ("; ".join(notes) if notes else
+                                   "these results carry none; the paired differences are below")
 
 
 def _verdict_class(label: str | None) -> str:
@@ -126,7 +130,8 @@ def _warnings(results: Mapping[str, Any]) -> str:
     out = []
     failed = _failed_total(results)
     if failed:
-        out.append(f"{failed} examples failed after retries. They are counted in the "
+        out.append(f"{failed} example{'' if failed == 1 else 's'} failed after retries. "
+                   "They are counted in the "
                    "'failed' column, left out of the scores, and marked 'failed' in the "
                    "side-by-side tables; run the same command again to retry them.")
     status = results.get("status")
@@ -183,31 +188,48 @@ def _comparisons_table(task: Mapping[str, Any], level: str) -> str:
         f"<tr><td>{_e(c.get('candidate'))}</td><td>{_e(c.get('baseline'))}</td>"
         f'<td class="num">{_pp(c.get("delta"))}</td>'
         f"<td>{_ci(c.get('ci_low'), c.get('ci_high'), _pp)}</td>"
+        f'<td class="num">{_p(c.get("p_value"))}</td><td class="num">{_p(c.get("p_holm"))}</td>'
         f'<td class="num">{_e(c.get("n"))}</td>'
         f"<td>{_e(c.get('wins'))} / {_e(c.get('losses'))} / {_e(c.get('ties'))}</td>"
         f"<td>{_e(c.get('note') or '')}</td></tr>" for c in comps)
     return (f"<p>Paired differences on the same test examples (candidate - baseline, "
-            f"percentage points, {level}):</p><table><thead><tr><th>candidate</th>"
-            "<th>baseline</th><th>delta</th><th>CI</th><th>n</th><th>wins / losses / ties"
-            f"</th><th>note</th></tr></thead><tbody>{rows}</tbody></table>")
+            f"percentage points, {level}; p-values raw and Holm-adjusted across tasks):</p>"
+            "<table><thead><tr><th>candidate</th><th>baseline</th><th>delta</th><th>CI</th>"
+            "<th>p</th><th>p (Holm)</th><th>n</th><th>wins / losses / ties</th><th>note</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _p(x: object) -> str:
+    v = num(x)
+    return "n/a" if math.isnan(v) else "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
 def _economics_table(task: Mapping[str, Any]) -> str:
     econ = task.get("economics")
     if not isinstance(econ, Mapping):
         return ""
-    rows = []
+    flat: list[tuple[str, object]] = []
     for key, value in econ.items():
-        if isinstance(value, Mapping | list):
-            continue
-        shown = value
-        if isinstance(value, float):
-            shown = ("never" if math.isinf(value) else
-                     f"${value:,.2f}" if key.endswith("_usd") else f"{value:,.2f}")
-        elif value is None and key == "payback_months":
-            shown = "never"
-        rows.append(f"<tr><td>{_e(key)}</td><td class=\"num\">{_e(shown)}</td></tr>")
-    return f"<h3>Economics</h3><table><tbody>{''.join(rows)}</tbody></table>"
+        if isinstance(value, Mapping):
+            flat += [(f"{key} ({sub})", v) for sub, v in value.items()
+                     if not isinstance(v, Mapping | list)]
+        elif not isinstance(value, list):
+            flat.append((str(key), value))
+    rows = "".join(f'<tr><td>{_e(key)}</td><td class="num">{_e(_money(key, value))}</td></tr>'
+                   for key, value in flat)
+    return f"<h3>Economics</h3><table><tbody>{rows}</tbody></table>"
+
+
+def _money(key: str, value: object) -> object:
+    if value is None and key == "payback_months":
+        return "never"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if math.isinf(value):
+            return "never" if key == "payback_months" else str(value)
+        return f"${value:,.2f}" if "_usd" in key else f"{value:,.2f}"
+    return value
 
 
 def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],

@@ -54,12 +54,28 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
     return out
 
 
+def _verdict_lines(results: dict[str, Any]) -> list[str]:
+    """The overall verdict and one line per task, when the results carry verdicts."""
+    tasks = results.get("tasks", [])
+    if not results.get("verdict") and not any(t.get("verdict") for t in tasks):
+        return []
+    overall = results.get("verdict")
+    lines = [f"**Verdict: {overall['label']}.** {overall.get('reason', '')}" if overall
+             else "**No overall verdict.**", ""]
+    for t in tasks:
+        v = t.get("verdict")
+        why = (f"{v['label']}: {v.get('reason', '')}" if v else
+               f"no verdict: {t.get('decision_note') or t.get('note') or 'nothing to decide'}")
+        lines.append(f"- **{t['task']}**: {why}")
+    return [*lines, ""]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
-    """Render results as Markdown."""
+    """Render results as Markdown; the verdicts, when present, come first."""
     lines = [f"# tunegate report: run {results['run_id']}", "",
              f"Created {results['created']} from `{results['config_path']}` "
              f"(config digest `{results['config_digest']}`, seed {results['seed']}, "
-             f"status {results['status']}).", ""]
+             f"status {results['status']}).", "", *_verdict_lines(results)]
     for t in results["tasks"]:
         lines += _task_section(t, results["confidence"])
     return "\n".join(lines).rstrip() + "\n"

@@ -254,7 +254,8 @@ def render_examples(task: Mapping[str, Any], examples: TaskExamples | None,
         variants += [n for n in row.cells if n not in variants]
     baseline = task.get("baseline")
     lora = [str(v.get("name")) for v in task.get("variants", []) if v.get("kind") == "lora"]
-    candidates = lora or [v for v in variants if v != baseline]
+    chosen = [str(task["candidate"])] if task.get("candidate") in variants else []
+    candidates = chosen or lora or [v for v in variants if v != baseline]
     rendered = []
     for row in examples.rows:
         flags = _flags(row, baseline, candidates)

@@ -184,3 +184,16 @@ def test_real_support_routing_task(root):
     ids = [ex.id for rows in task.examples.values() for ex in rows]
     assert len(ids) == len(set(ids)) == 384
     assert task.split("test")[0].id == "sr-00305"
+
+
+def test_csv_line_numbers_after_a_blank_line_and_short_rows(tmp_path):
+    (tmp_path / "rows.csv").write_text("id,text,label\n\nx1,hi,A\nx2,B\n")
+    (tmp_path / "t.yaml").write_text(
+        "name: csvtask\nfamily: classification\n"
+        "data:\n  columns: {id: id, input: text, target: label}\n"
+        "  files: {test: rows.csv}\nlabels: [A, B]\n")
+    with pytest.raises(UsageError) as err:
+        load_task(tmp_path / "t.yaml")
+    assert err.value.one_line() == f"{tmp_path / 'rows.csv'}:4: row has fewer fields than the header"
+    (tmp_path / "rows.csv").write_text("id,text,label\n\nx1,hi,A\n")
+    assert [e.line for e in load_task(tmp_path / "t.yaml").split("test")] == [3]
