@@ -63,23 +63,41 @@ class EmbeddedBackend:
     def __init__(self, model_path: Path, model_digest: str, adapter_path: Path | None,
                  options: BackendOptions) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError:
             raise UsageError("llama-cpp-python is not installed",
                              hint="pip install 'tunegate[embedded]'") from None
         self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1)
+        self._path, self._adapter = model_path, adapter_path
         self._digest = model_digest
         self._adapter_digest = file_digest(adapter_path) if adapter_path else None
         self._lock = threading.Lock()
-        _quiet_llama_logs()
-        kwargs: dict[str, Any] = {}
-        if adapter_path is not None:
-            kwargs["lora_path"] = str(adapter_path)
-        self.llm = Llama(model_path=str(model_path), n_ctx=options.n_ctx, n_batch=512,
-                         n_threads=max(1, os.cpu_count() or 1), seed=options.seed,
-                         logits_all=False, verbose=False, **kwargs)
+        self._options = options
         self._n_ctx = options.n_ctx
+        self._llm: Any = None
         self._scorer: LabelScorer | None = None
+
+    @property
+    def llm(self) -> Any:
+        """The llama.cpp model, loaded on first use (a fully cached run never loads it)."""
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            _quiet_llama_logs()
+            kwargs: dict[str, Any] = {}
+            if self._adapter is not None:
+                kwargs["lora_path"] = str(self._adapter)
+            try:
+                self._llm = Llama(model_path=str(self._path), n_ctx=self._n_ctx, n_batch=512,
+                                  n_threads=max(1, os.cpu_count() or 1),
+                                  seed=self._options.seed, logits_all=False, verbose=False,
+                                  **kwargs)
+            except ValueError as exc:
+                what = self._adapter or self._path
+                raise UsageError(f"llama.cpp cannot load it: {exc}", what,
+                                 hint="is it a GGUF file (an adapter: a GGUF LoRA for this "
+                                 "base)?") from None
+        return self._llm
 
     @property
     def identity(self) -> dict[str, str | None]:
@@ -130,7 +148,8 @@ class EmbeddedBackend:
         """Free the model."""
         if self._scorer is not None:
             self._scorer.close()
-        self.llm.close()
+        if self._llm is not None:
+            self._llm.close()
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> EmbeddedBackend:
