@@ -23,6 +23,7 @@ from harness.predict import PromptPlan, make_plan, predict_classification
 from harness.scoring.base import Output, scorers_for
 from harness.store import Record, Store
 from harness.tasks import Example, Task
+from harness.variants.lora import resolve_adapter
 from harness.variants.prompt import Variant, select_shots
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,6 @@ class Runner:
         self.store = store
         self.options = options
         self.progress = progress or (lambda done, total, label: None)
-        self._workers = 1
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
                ) -> Iterator[tuple[Task, Variant, list[_Unit]]]:
@@ -152,25 +152,36 @@ class Runner:
                    done: set[tuple[str, str, str, str, str, int]],
                    counts: dict[str, int], total: int, finished: int) -> None:
         groups = [g for g in self._units(spec, done) if g[2]]
-        if not groups:
-            return
-        backend = create(spec, self.options)
-        model = CachedModel(backend, self.store, max_retries=self.config.spec.max_retries,
-                            seed=self.config.spec.seed)
-        workers = min(self.config.spec.concurrency, backend.capabilities.max_concurrency)
-        self._workers = workers
+        models: dict[str, CachedModel] = {}
         try:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
+            with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
                 for task, variant, units in groups:
+                    resolved = resolve_adapter(task, variant, spec, self.store.root,
+                                               lambda line: log.info("train: %s", line))
+                    if resolved.training is not None:
+                        self.store.put_training(run_id, task.name, variant.name,
+                                                resolved.training)
+                    model = self._model(resolved.spec, models)
                     shots = select_shots(task, variant, self.config.spec.seed)
                     plan = make_plan(model, task, variant, shots)
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished)
         finally:
-            counts["calls"] += model.calls
-            counts["hits"] += model.hits
-            counts["retries"] += model.retries
-            backend.close()
+            for model in models.values():
+                counts["calls"] += model.calls
+                counts["hits"] += model.hits
+                counts["retries"] += model.retries
+                model.backend.close()
+
+    def _model(self, spec: ModelSpec, models: dict[str, CachedModel]) -> CachedModel:
+        """The cached model for ``spec`` (base or base + adapter), created once."""
+        key = str(spec)
+        if key not in models:
+            backend = create(spec, self.options)
+            models[key] = CachedModel(backend, self.store,
+                                      max_retries=self.config.spec.max_retries,
+                                      seed=self.config.spec.seed)
+        return models[key]
 
     def _run_group(self, run_id: str, model: CachedModel, plan: PromptPlan,
                    units: list[_Unit], pool: ThreadPoolExecutor, counts: dict[str, int],
@@ -178,7 +189,8 @@ class Runner:
         pending: dict[Future[tuple[Output, Usage]], _Unit] = {}
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
-        limit = self._workers * 2
+        limit = 2 * min(self.config.spec.concurrency,
+                        model.backend.capabilities.max_concurrency)
         try:
             while True:
                 for unit in queue:

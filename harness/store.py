@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS records (
     created TEXT NOT NULL,
     PRIMARY KEY (run_id, task, variant, model, split, example_id, sample)
 );
+CREATE TABLE IF NOT EXISTS trainings (
+    run_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, variant)
+);
 """
 
 
@@ -260,6 +267,18 @@ class Store:
             yield Record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), r[8],
                          json.loads(r[9]), json.loads(r[10]), int(r[11]), int(r[12]),
                          float(r[13]), bool(r[14]), r[15])
+
+    def put_training(self, run_id: str, task: str, variant: str,
+                     record: Mapping[str, Any]) -> None:
+        """Remember the training record of the adapter a lora variant used."""
+        self._write("INSERT OR REPLACE INTO trainings VALUES (?, ?, ?, ?)",
+                    (run_id, task, variant, json.dumps(dict(record))))
+
+    def trainings(self, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Training records of a run by (task, variant)."""
+        rows = self._db.execute("SELECT task, variant, record FROM trainings WHERE run_id = ?",
+                                (run_id,)).fetchall()
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 
     def update_scores(self, rec: Record, scores: Mapping[str, Any]) -> None:
         """Replace a record's scores (``tunegate score``)."""

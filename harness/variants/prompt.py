@@ -17,7 +17,7 @@ from typing import Literal
 
 import jinja2
 import jinja2.sandbox
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UsageError
 from harness.tasks import Example, Task
@@ -26,19 +26,52 @@ from harness.yamlio import load_yaml, validate
 CONTENT_FREE = ("N/A", "", "[MASK]")
 
 
+class TrainSpec(BaseModel):
+    """How a ``lora`` variant trains its adapter on the spot (cached by digest)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rank: int = Field(8, ge=1, le=512)
+    alpha: int = Field(16, ge=1, le=8192)
+    epochs: int = Field(3, ge=1, le=1000)
+    lr: float = Field(2e-4, gt=0.0, le=0.1)
+    seed: int = 0
+    batch_size: int = Field(8, ge=1, le=4096)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    early_stop_on_dev: bool = False
+    max_length: int = Field(256, ge=8, le=32768)
+
+
 class VariantSpec(BaseModel):
-    """What a variant file may say."""
+    """What a variant file may say.
+
+    A ``prompt`` variant is a template (plus shots and calibration). A
+    ``lora`` variant is a (usually short) template plus an adapter: either
+    ``adapter`` (a GGUF LoRA file for the embedded backend) or ``train``
+    (train one on the task's train split, reused by digest).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["prompt"] = "prompt"
+    kind: Literal["prompt", "lora"] = "prompt"
+    adapter: str | None = None
+    train: TrainSpec | None = None
     description: str = ""
     template: str
     shots: int = Field(0, ge=0, le=64)
     shot_selection: Literal["stratified", "random"] = "stratified"
     calibrate: bool = False
     scoring: Literal["auto", "logprobs", "generate"] = "auto"
+
+    @model_validator(mode="after")
+    def _adapter_source(self) -> VariantSpec:
+        if self.kind == "lora" and (self.adapter is None) == (self.train is None):
+            raise ValueError("a lora variant needs exactly one of 'adapter' (a file) or "
+                             "'train' (train one on the task's train split)")
+        if self.kind == "prompt" and (self.adapter is not None or self.train is not None):
+            raise ValueError("'adapter' and 'train' belong to kind: lora")
+        return self
 
 
 @dataclass(frozen=True)
@@ -77,6 +110,10 @@ class Variant:
             raise UsageError(f"template error: {exc}", self._template_path(), line) from None
         return text.rstrip(" ")
 
+    def adapter_path(self) -> Path | None:
+        """The adapter file a ``lora`` variant names, resolved, if any."""
+        return (self.path.parent / self.spec.adapter).resolve() if self.spec.adapter else None
+
     def _template_path(self) -> Path:
         return (self.path.parent / self.spec.template).resolve()
 
@@ -97,6 +134,9 @@ def load_variant(path: str | Path) -> Variant:
         jinja2.sandbox.SandboxedEnvironment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise UsageError(f"template syntax error: {exc.message}", tpath, exc.lineno) from None
+    if spec.adapter is not None and not (doc.path.parent / spec.adapter).exists():
+        raise doc.error(f"adapter not found: {(doc.path.parent / spec.adapter).resolve()}",
+                        ("adapter",), hint="train one with `tunegate train TASK`")
     digest = hashlib.sha256(doc.path.read_bytes() + text.encode()).hexdigest()[:16]
     return Variant(spec=spec, path=doc.path, template_text=text, digest=digest)
 
