@@ -127,7 +127,7 @@ def _check_economics(doc: YamlDoc, spec: RunSpec) -> None:
 
     if spec.economics is None:
         return
-    measured = {"wall_time_s": 3600.0, "tokens_trained": 1.0}
+    measured = {"wall_s": 3600.0, "tokens_trained": 1.0}
     try:
         economics_inputs(spec.economics.model_dump(), 1, measured)
     except ValueError as exc:

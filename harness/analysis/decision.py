@@ -39,11 +39,23 @@ def economics_inputs(spec: Mapping[str, Any], n_labelled: int,
     fields = {k: v for k, v in spec.items() if v is not None}
     fields.setdefault("n_labelled", n_labelled)
     if training:
-        if "gpu_price_per_hour" in fields:
-            fields.setdefault("training_hours", float(training["wall_time_s"]) / 3600)
-        if "managed_price_per_mtok_trained" in fields:
-            fields.setdefault("tokens_trained", float(training["tokens_trained"]))
+        seconds, tokens = measured_training(training)
+        if "gpu_price_per_hour" in fields and seconds is not None:
+            fields.setdefault("training_hours", seconds / 3600)
+        if "managed_price_per_mtok_trained" in fields and tokens is not None:
+            fields.setdefault("tokens_trained", tokens)
     return EconomicsInputs(**fields)
+
+
+def measured_training(training: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """Wall seconds and tokens trained from a ``training.json`` record."""
+    metrics = training.get("metrics") or {}
+    seconds = training.get("wall_s", metrics.get("wall_s"))
+    if seconds is None and metrics.get("epoch_seconds"):
+        seconds = sum(metrics["epoch_seconds"])
+    tokens = training.get("tokens_trained", metrics.get("tokens_trained"))
+    return (None if seconds is None else float(seconds),
+            None if tokens is None else float(tokens))
 
 
 def _comparison(c: Mapping[str, Any]) -> Comparison:
@@ -93,13 +105,16 @@ def _econ_json(e: Economics) -> dict[str, Any]:
         "tco_12m_usd": {"baseline": e.tco_baseline_usd, "candidate": e.tco_candidate_usd}}
 
 
-def apply_decisions(results: dict[str, Any], config: Mapping[str, Any]) -> None:
-    """Add Holm-adjusted p-values, candidate, economics and verdicts in place."""
+def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
+                    trainings: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
+    """Add Holm-adjusted p-values, candidate, economics and verdicts in place.
+
+    ``trainings`` maps (task, variant) to an adapter's ``training.json``.
+    """
     spec = config["spec"]
     decision = {**DEFAULT_DECISION, **(spec.get("decision") or {})}
     econ_spec = spec.get("economics")
     n_train = {t["name"]: int(t.get("n_train", 0)) for t in config["tasks"]}
-    training = {v["name"]: v.get("training") for v in config["variants"]}
     comps = [c for t in results["tasks"] for c in t["comparisons"]]
     for c, p in zip(comps, holm([float("nan") if c["p_value"] is None else c["p_value"]
                                  for c in comps]), strict=True):
@@ -122,7 +137,8 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any]) -> None:
         by_cand = {c["candidate"]: c for c in task["comparisons"]}
         rag = _pick(task, "rag")
         econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0),
-                          training.get(cand.split("@")[0]))
+                          trainings.get((task["task"], cand.split("@")[0])))
+        task["training"] = trainings.get((task["task"], cand.split("@")[0]))
         task["economics"] = _econ_json(econ) if econ else None
         v = decide(_comparison(by_cand[cand]), econ, decision["min_gain"],
                    decision["max_payback_months"],

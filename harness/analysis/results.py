@@ -130,8 +130,14 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
             "ties": int((d == 0).sum()), "unpaired_dropped": dropped, "note": note}
 
 
-def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
-    """The results dictionary (``results.json``) of one run, from the store alone."""
+def build_results(run: RunRow, records: Iterable[Record],
+                  trainings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """The results dictionary (``results.json``) of one run, from the store alone.
+
+    ``trainings`` maps (task, variant) to the training record of the adapter a
+    lora variant used; its measured time and tokens price the training.
+    """
     cfg = run.config
     labels_by_task = {t["name"]: t["labels"] for t in cfg["tasks"]}
     spec = cfg["spec"]
@@ -180,5 +186,5 @@ def build_results(run: RunRow, records: Iterable[Record]) -> dict[str, Any]:
                "config_digest": run.config_digest, "config_path": run.config_path,
                "status": run.status, "model_calls": run.model_calls,
                "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}
-    apply_decisions(results, cfg)
+    apply_decisions(results, cfg, trainings or {})
     return results

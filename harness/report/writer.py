@@ -72,7 +72,7 @@ def write_report(store: Store, run_id: str, reports_dir: str | Path) -> Path:
     """
     run = store.get_run(run_id)
     records = list(store.records(run.run_id))
-    results = build_results(run, records)
+    results = build_results(run, records, store.trainings(run.run_id))
     plots = make_plots(results, history(store, run))
     page = render_html(results, plots, collect_examples(run, records))
     out = Path(reports_dir) / run.run_id
