@@ -102,7 +102,8 @@ def _econ_json(e: Economics) -> dict[str, Any]:
         "labelling_cost_usd", "training_cost_usd", "maintenance_per_month_usd",
         "net_monthly_saving_usd", "payback_months", "baseline_monthly_cost_usd",
         "candidate_monthly_cost_usd", "horizon_months", "training_basis")} | {
-        "tco_12m_usd": {"baseline": e.tco_baseline_usd, "candidate": e.tco_candidate_usd}}
+        "tco_12m_usd": {"baseline": e.tco_baseline_usd, "candidate": e.tco_candidate_usd},
+        "never_pays_back": math.isinf(e.payback_months)}
 
 
 def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],

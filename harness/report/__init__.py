@@ -1,4 +1,4 @@
-"""Reports: results.json and report.md, rebuilt from the store alone."""
+"""Reports: results.json, report.md and a self-contained index.html, from the store alone."""
 
 from harness.report.writer import write_report
 

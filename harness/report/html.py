@@ -26,6 +26,7 @@ __all__ = ["MAX_BYTES", "render_html", "verdict_of"]
 
 MAX_BYTES = 10_000_000
 _RESERVE = 1_000_000  # page chrome, tables and headroom under MAX_BYTES
+_NO_VERDICT = "no verdict: "
 
 
 def _e(text: object) -> str:
@@ -112,8 +113,14 @@ def _verdict_box(results: Mapping[str, Any]) -> str:
         items.append(f'<li><b>{_e(task.get("task"))}</b>: {pill}{_e(t_reason)}</li>')
     head = _e(label) if label else "No verdict"
     return (f'<section class="verdict {_verdict_class(label)}" id="verdict">'
-            f'<div class="label">{head}</div><p class="reason">{_e(reason)}</p>'
+            f'<div class="label">{head}</div><p class="reason">{_e(_unprefixed(reason))}</p>'
             f'<ul>{"".join(items)}</ul></section>')
+
+
+def _unprefixed(reason: str) -> str:
+    """A no-verdict reason without its prefix, for where "No verdict" is the heading."""
+    text = reason.removeprefix(_NO_VERDICT)
+    return text[:1].upper() + text[1:]
 
 
 def _count(value: object) -> int:
@@ -240,7 +247,7 @@ def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
              f'<span class="meta">({_e(task.get("family", ""))}, metric: '
              f'{_e(task.get("metric", ""))})</span></h2>',
              f'<p class="verdict-line {_verdict_class(label)}"><b>'
-             f'{_e(label or "No verdict")}</b>: {_e(reason)}</p>']
+             f'{_e(label or "No verdict")}</b>: {_e(_unprefixed(reason))}</p>']
     if task.get("baseline"):
         parts.append(f"<p>Baseline: <b>{_e(task['baseline'])}</b>, chosen on dev: "
                      f"{_e(task.get('baseline_reason', ''))}.</p>")
@@ -261,7 +268,7 @@ def _head(results: Mapping[str, Any], css: str, js: str) -> str:
            f"script-src 'sha256-{_sha256(js)}'; base-uri 'none'; form-action 'none'")
     title = f"tunegate report {results.get('run_id')}: {label or 'no verdict'}"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{escape(csp, quote=False)}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{css}</style></head>")
 
@@ -280,7 +287,7 @@ def render_html(results: Mapping[str, Any], plots: Sequence[Plot],
     level = _level(results)
     tasks = list(results.get("tasks", []))
     images = sum(4 * (len(p.png) + 2) // 3 for p in plots)
-    budget = max(100_000, (max_bytes - _RESERVE - images) // max(1, len(tasks)))
+    budget = max(0, (max_bytes - _RESERVE - images) // max(1, len(tasks)))
     overview = [_figure(p) for p in plots if p.task is None]
     if not any(p.name == "trend" for p in plots):
         overview.append('<p class="note">No earlier runs of this config in the store: '

@@ -10,6 +10,7 @@ disagreements or invalid outputs first, with a note saying so.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.store import Record, RunRow
+from harness.tasks import load_task
 
 __all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "render_examples"]
 
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 
 _MAX_INPUT_CHARS = 1200
 _MAX_OUTPUT_CHARS = 600
-_MAX_PASSAGE_CHARS = 300
+_MAX_PASSAGE_CHARS = 200
+_MAX_PASSAGES = 5
 _PAGE_ROWS = 100
 # Flags a row can carry; the filter buttons select rows by these class names.
 DISAGREE, CAND_WINS, BASE_WINS, INVALID = "f-dis", "f-cand", "f-base", "f-inv"
@@ -97,20 +100,20 @@ def _cell(rec: Record) -> Cell:
     invalid = bool(detail.get("invalid")) if isinstance(detail, Mapping) else False
     if "prediction" in out and out.get("prediction") is None:
         invalid = True
-    passages = out.get("detail", {}).get("passages", []) if isinstance(
-        out.get("detail"), Mapping) else []
+    detail_out = out.get("detail")
+    passages = detail_out.get("passages") if isinstance(detail_out, Mapping) else None
     texts = tuple(str(p.get("text", p)) if isinstance(p, Mapping) else str(p)
                   for p in passages) if isinstance(passages, list) else ()
-    return Cell(text=str(out.get("text", "")), prediction=out.get("prediction"),
-                score=score, invalid=invalid,
+    pred = out.get("prediction")
+    if pred is not None and not isinstance(pred, str):  # e.g. a parsed JSON object
+        pred = json.dumps(pred, sort_keys=True, ensure_ascii=False)
+    return Cell(text=str(out.get("text", "")), prediction=pred, score=score, invalid=invalid,
                 explanation=str(primary.get("explanation", "")) if primary else "",
                 passages=texts)
 
 
 def _inputs(entry: Mapping[str, Any]) -> tuple[dict[str, str], list[str], str]:
     """Test inputs by id and the file's order, read from the task file if it still loads."""
-    from harness.tasks import load_task
-
     path = entry.get("path")
     if not path:
         return {}, [], "the task file is not recorded: inputs show the example id"
@@ -196,7 +199,8 @@ def _cell_html(cell: Cell | None) -> str:
     tag = ' <span class="tag">invalid</span>' if cell.invalid else ""
     extra = ""
     if cell.passages:
-        items = "".join(f"<li>{_clip(p, _MAX_PASSAGE_CHARS)}</li>" for p in cell.passages)
+        items = "".join(f"<li>{_clip(p, _MAX_PASSAGE_CHARS)}</li>"
+                        for p in cell.passages[:_MAX_PASSAGES])
         extra = f"<details><summary>retrieved</summary><ol>{items}</ol></details>"
     return (f'<td class="{css}"><pre>{_clip(cell.text, _MAX_OUTPUT_CHARS)}</pre>'
             f'<span class="score" title="{_e(cell.explanation)}">score {score}</span>'

@@ -28,8 +28,8 @@ HISTORY_RUNS = 10
 
 
 def _clean(obj: Any) -> Any:
-    """NaN is not JSON: write it as null."""
-    if isinstance(obj, float) and math.isnan(obj):
+    """NaN and infinity are not JSON: write them as null (economics adds a flag)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}

@@ -63,6 +63,8 @@ class Chromium:
             a, b = os.dup(to_child_r), os.dup(from_child_w)
             os.dup2(a, 3)
             os.dup2(b, 4)
+            for fd in (3, 4):  # dup2 onto itself (a == 3) keeps close-on-exec: clear it
+                os.set_inheritable(fd, True)
 
         self.log = log
         with log.open("wb") as err:

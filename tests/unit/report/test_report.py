@@ -139,7 +139,8 @@ def test_write_report_returns_the_directory(project, tmp_path, capsys):
     out = write_report(store, "latest", tmp_path / "w")
     store.close()
     assert out == tmp_path / "w" / run_dir.name
-    assert sorted(p.name for p in out.iterdir()) == ["report.md", "results.json"]
+    assert {"report.md", "results.json", "index.html", "matrix.png"} <= {
+        p.name for p in out.iterdir()}
 
 
 def test_render_markdown_handles_missing_values():
