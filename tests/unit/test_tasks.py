@@ -194,6 +194,7 @@ def test_csv_line_numbers_after_a_blank_line_and_short_rows(tmp_path):
         "  files: {test: rows.csv}\nlabels: [A, B]\n")
     with pytest.raises(UsageError) as err:
         load_task(tmp_path / "t.yaml")
-    assert err.value.one_line() == f"{tmp_path / 'rows.csv'}:4: row has fewer fields than the header"
+    expected = f"{tmp_path / 'rows.csv'}:4: row has fewer fields than the header"
+    assert err.value.one_line() == expected
     (tmp_path / "rows.csv").write_text("id,text,label\n\nx1,hi,A\n")
     assert [e.line for e in load_task(tmp_path / "t.yaml").split("test")] == [3]
