@@ -52,8 +52,9 @@ class CachedModel:
 
     def __init__(self, backend: Backend, store: Store, *, max_retries: int = 4,
                  base_delay: float = 0.5, sleep: Callable[[float], None] = time.sleep,
-                 seed: int = 0) -> None:
+                 seed: int = 0, read_cache: bool = True) -> None:
         self.backend = backend
+        self.read_cache = read_cache
         self.store = store
         self.max_retries = max_retries
         self.base_delay = base_delay
@@ -84,7 +85,7 @@ class CachedModel:
 
     def _call_once(self, key: str, kind: str, req: dict[str, Any], request: Any,
                    fn: Callable[[Any], R], cls: type[R]) -> tuple[R, Usage]:
-        hit = self.store.get_response(key)
+        hit = self.store.get_response(key) if self.read_cache else None
         if hit is not None:
             latency = float(hit.pop("_latency_s"))
             with self._lock:
@@ -113,7 +114,8 @@ class CachedModel:
                 attempt += 1
         with self._lock:
             self.calls += 1
-        self.store.put_response(key, kind, self.identity, req, dataclasses.asdict(resp), latency)
+        self.store.put_response(key, kind, self.identity, req, dataclasses.asdict(resp), latency,
+                                replace=not self.read_cache)
         return resp, _usage(resp, latency, cached=False)
 
     def generate(self, request: GenRequest, sample: int = 0) -> tuple[GenResponse, Usage]:

@@ -12,8 +12,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.config import RunConfig
+    from harness.store import Store
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -88,7 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     store = Store(args.store)
     update, stop = _progress_bar()
-    runner = Runner(cfg, store, BackendOptions(seed=cfg.spec.seed), progress=update)
+    runner = Runner(cfg, store, BackendOptions(seed=cfg.spec.seed), progress=update,
+                    fresh=args.fresh)
     try:
         result = runner.run()
     except KeyboardInterrupt:
@@ -106,9 +112,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         _out("all responses came from the cache: zero model calls")
     out = write_report(store, result.run_id, args.reports)
     _out(f"report: {out / 'report.md'}")
+    if cfg.spec.regression is not None and _report_regressions(store, result.run_id, cfg):
+        return EXIT_FAIL
     if result.errors:
         _err(f"{result.errors} examples failed after retries; run again to retry them")
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _report_regressions(store: Store, run_id: str, cfg: RunConfig) -> bool:
+    """Print one line per significant regression; True when there is any."""
+    from harness.history import regressions
+
+    assert cfg.spec.regression is not None
+    regs, notes = regressions(store, run_id, cfg.spec.regression.against,
+                              cfg.spec.regression.tolerance, cfg.spec.analysis.confidence,
+                              cfg.spec.seed)
+    for note in notes:
+        _out(f"regression check: {note}")
+    for reg in regs:
+        _err(reg.line())
+    if not regs:
+        _out("regression check: no significant regression")
+    return bool(regs)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print the trend table of test scores across runs."""
+    from harness.history import check_since, format_history, history
+    from harness.store import Store
+
+    since = check_since(args.since)
+    if not (Path(args.store) / "store.sqlite").is_file():
+        raise UsageError("no store here", args.store, hint="run `tunegate run CONFIG` first "
+                         "or pass --store")
+    for line in format_history(history(Store(args.store), args.task, since)):
+        _out(line)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write per-example records (one run or all) to Parquet or CSV for a warehouse."""
+    from harness.export import export_records
+    from harness.store import Store
+
+    if not (Path(args.store) / "store.sqlite").is_file():
+        raise UsageError("no store here", args.store, hint="pass --store")
+    path, n = export_records(Store(args.store), args.run, Path(args.out))
+    _out(f"wrote {n} records to {path}")
     return EXIT_OK
 
 
@@ -189,7 +240,17 @@ def _parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_validate)
     r = sub.add_parser("run", parents=[where], help="run or resume a config, then report")
     r.add_argument("config")
+    r.add_argument("--fresh", action="store_true", help="ignore cached responses (still "
+                   "caching new ones): for a nightly job against a model that may change")
     r.set_defaults(fn=cmd_run)
+    h = sub.add_parser("history", parents=[where], help="trend table of test scores across runs")
+    h.add_argument("--task", default=None)
+    h.add_argument("--since", default=None, help="YYYY-MM-DD")
+    h.set_defaults(fn=cmd_history)
+    x = sub.add_parser("export", parents=[where], help="per-example records to Parquet or CSV")
+    x.add_argument("run", nargs="?", default="all", help="run id, 'latest' or 'all'")
+    x.add_argument("--out", required=True, help="file ending in .parquet or .csv")
+    x.set_defaults(fn=cmd_export)
     rep = sub.add_parser("report", parents=[where], help="rebuild a report from the store")
     rep.add_argument("run", nargs="?", default="latest", help="run id or 'latest'")
     rep.set_defaults(fn=cmd_report)

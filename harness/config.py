@@ -65,6 +65,15 @@ class EconomicsSpec(BaseModel):
     candidate_price_out_per_mtok: float | None = None
 
 
+class RegressionSpec(BaseModel):
+    """Nightly regression check: compare each run with an earlier one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    against: str = "previous"
+    tolerance: float = Field(0.0, ge=0.0, le=1.0)
+
+
 class RunSpec(BaseModel):
     """What a run config file may say."""
 
@@ -83,6 +92,7 @@ class RunSpec(BaseModel):
     analysis: AnalysisSpec = AnalysisSpec()
     decision: DecisionSpec = DecisionSpec()
     economics: EconomicsSpec | None = None
+    regression: RegressionSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,14 @@ class Runner:
         store: The store to read and write.
         options: Backend creation options.
         progress: Called as ``(done, total, label)`` after each example.
+        fresh: Ignore cached responses (still writing new ones): a nightly job
+            against a model that may have changed behind the same name.
     """
 
     def __init__(self, config: RunConfig, store: Store, options: BackendOptions,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, fresh: bool = False) -> None:
         self.config = config
+        self.fresh = fresh
         self.store = store
         self.options = options
         self.progress = progress or (lambda done, total, label: None)
@@ -180,7 +183,7 @@ class Runner:
             backend = create(spec, self.options)
             models[key] = CachedModel(backend, self.store,
                                       max_retries=self.config.spec.max_retries,
-                                      seed=self.config.spec.seed)
+                                      seed=self.config.spec.seed, read_cache=not self.fresh)
         return models[key]
 
     def _run_group(self, run_id: str, model: CachedModel, plan: PromptPlan,

@@ -179,10 +179,11 @@ class Store:
 
     def put_response(self, key: str, kind: str, identity: Mapping[str, Any],
                      request: Mapping[str, Any], response: Mapping[str, Any],
-                     latency_s: float) -> None:
-        """Cache a response (first writer wins)."""
+                     latency_s: float, replace: bool = False) -> None:
+        """Cache a response (first writer wins, unless ``replace``: a fresh run)."""
+        verb = "REPLACE" if replace else "IGNORE"
         self._write(
-            "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR {verb} INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, kind, json.dumps(identity, sort_keys=True), json.dumps(request),
              json.dumps(response), latency_s, now()))
 
