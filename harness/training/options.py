@@ -28,7 +28,7 @@ DTypeName = Literal["float32", "bfloat16"]
 
 _LIMITS: dict[str, tuple[float, float]] = {
     "rank": (1, 512),
-    "alpha": (1e-6, 8192),
+    "alpha": (1, 8192),
     "epochs": (1, 1000),
     "lr": (1e-8, 0.1),
     "batch_size": (1, 4096),
@@ -62,7 +62,7 @@ class TrainOptions:
     """
 
     rank: int = 8
-    alpha: float = 16.0
+    alpha: int = 16
     epochs: int = 3
     lr: float = 2e-4
     seed: int = 0
@@ -137,7 +137,7 @@ def validate_train_options(options: TrainOptions) -> TrainOptions:
     Raises:
         UsageError: A value out of range, an unknown device or a bad module name.
     """
-    for name in ("rank", "epochs", "batch_size", "max_length"):
+    for name in ("rank", "alpha", "epochs", "batch_size", "max_length"):
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"--{name.replace('_', '-')} must be a whole number, not {value!r}")
