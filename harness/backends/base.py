@@ -163,3 +163,5 @@ def create(spec: ModelSpec, options: BackendOptions) -> Backend:
 # Lazy registrations: the module is imported only when its backend is used.
 BACKENDS.add("embedded", "harness.backends.embedded:create")
 BACKENDS.add("fake", "harness.backends.fake:create")
+BACKENDS.add("openai", "harness.backends.openai_backend:create")
+BACKENDS.add("ollama", "harness.backends.ollama_backend:create")

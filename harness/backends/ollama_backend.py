@@ -1,0 +1,194 @@
+"""``ollama:MODEL``: a model served by Ollama, through the official ``ollama`` client.
+
+Before a run the backend asks ``/api/show`` whether the model exists (and
+explains ``ollama create NAME -f Modelfile`` with the Modelfile that
+``tunegate train`` writes next to an adapter when it does not), and takes
+the model's digest from ``/api/tags`` so a model replaced under the same
+name invalidates its cached responses. Ollama returns no logprobs, so
+classification generates and matches labels strictly. Tokens in and out
+come from ``prompt_eval_count`` and ``eval_count``.
+
+Options (after ``?`` in the spec, or ``BackendOptions.extra``): ``host``
+(default ``$OLLAMA_HOST``, else ``http://127.0.0.1:11434``), ``endpoint``
+(``generate``, default, with ``raw`` prompts; or ``chat``), ``raw``
+(``true``/``false``: skip the model's prompt template, default true),
+``concurrency`` (default 2; match ``OLLAMA_NUM_PARALLEL``) and ``timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from harness.backends.base import (
+    BackendOptions,
+    Capabilities,
+    GenRequest,
+    GenResponse,
+    ModelSpec,
+    ScoreRequest,
+    ScoreResponse,
+    TransientBackendError,
+)
+from harness.backends.remote import RemoteSpec, first_line, parse_remote
+from harness.errors import UsageError
+
+log = logging.getLogger(__name__)
+OPTIONS = ("host", "endpoint", "raw", "concurrency", "timeout")
+DEFAULT_HOST = "http://127.0.0.1:11434"
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` or ``obj[name]``: the client returns models or dicts by version."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+class OllamaBackend:
+    """A model on an Ollama server.
+
+    Args:
+        remote: The model name and its options.
+    """
+
+    def __init__(self, remote: RemoteSpec) -> None:
+        try:
+            import httpx
+            import ollama
+        except ImportError:
+            raise UsageError("the ollama client is not installed",
+                             hint="pip install ollama") from None
+        self._ollama, self._httpx = ollama, httpx
+        self.model = remote.model
+        self.host = (remote.get("host", "") or os.environ.get("OLLAMA_HOST")
+                     or DEFAULT_HOST).rstrip("/")
+        self.endpoint = remote.choice("endpoint", "generate", ("generate", "chat"))
+        self.raw = remote.choice("raw", "true", ("true", "false")) == "true"
+        concurrency = int(remote.number("concurrency", 2, 1, 64))
+        timeout = remote.number("timeout", 300.0, 1.0, 3600.0)
+        self._client = ollama.Client(host=self.host, timeout=timeout)
+        self.digest = self._check_model()
+        self.capabilities = Capabilities(logprobs=False, tokenizer=False,
+                                         max_concurrency=concurrency)
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """Backend, model name + digest (+ endpoint), no adapter (it is in the model)."""
+        return {"backend": "ollama",
+                "model": f"{self.endpoint}:{self.model}@{self.digest or self.host}",
+                "adapter": None}
+
+    def _where(self) -> str:
+        return f"ollama backend at {self.host} (model {self.model})"
+
+    def _map(self, exc: Exception, startup: bool) -> Exception:
+        """A client exception as a transient error or a usage error."""
+        if isinstance(exc, self._ollama.ResponseError):
+            code = int(_field(exc, "status_code", 0) or 0)
+            if code == 429 or code >= 500 or code == -1:
+                return TransientBackendError(f"{self._where()}: HTTP {code}: "
+                                             f"{first_line(str(exc.error))}")
+            if code == 404:
+                return self._missing()
+            return UsageError(f"{self._where()}: HTTP {code}: {first_line(str(exc.error))}")
+        if isinstance(exc, ConnectionError | self._httpx.TransportError):
+            cause = first_line(str(exc)) or type(exc).__name__
+            if startup:
+                return UsageError(f"{self._where()}: cannot connect: {cause}",
+                                  hint="is `ollama serve` running? set host=URL or OLLAMA_HOST")
+            return TransientBackendError(f"{self._where()}: {cause}")
+        if isinstance(exc, ValueError | KeyError | TypeError):
+            return UsageError(f"{self._where()}: malformed response: {first_line(str(exc))}",
+                              hint="is host an Ollama server?")
+        return exc
+
+    def _missing(self) -> UsageError:
+        names = self._names()
+        listed = f"; the server has: {', '.join(names[:8])}" if names else ""
+        return UsageError(f"{self._where()}: model not found{listed}",
+                          hint=f"create it: `ollama create {self.model} -f Modelfile` with the "
+                          "Modelfile `tunegate train` wrote next to the adapter (FROM + "
+                          f"ADAPTER), or `ollama pull {self.model}`")
+
+    def _names(self) -> list[str]:
+        try:
+            listing = self._client.list()
+        except Exception:  # noqa: BLE001 - only for a hint
+            return []
+        return [str(_field(m, "model") or _field(m, "name") or "")
+                for m in _field(listing, "models", []) or []]
+
+    def _call(self, fn: Any, startup: bool = False, **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - mapped, re-raised
+            mapped = self._map(exc, startup)
+            if mapped is exc:
+                raise
+            raise mapped from None
+
+    def _check_model(self) -> str | None:
+        """``/api/show`` the model (usage error if missing); its digest from ``/api/tags``."""
+        self._call(self._client.show, startup=True, model=self.model)
+        listing = self._call(self._client.list, startup=True)
+        wanted = {self.model, f"{self.model}:latest"}
+        for m in _field(listing, "models", []) or []:
+            if str(_field(m, "model") or _field(m, "name") or "") in wanted:
+                digest = _field(m, "digest")
+                return str(digest) if digest else None
+        return None
+
+    def generate(self, request: GenRequest) -> GenResponse:
+        """Complete one prompt via ``/api/generate`` (raw) or ``/api/chat``."""
+        options: dict[str, Any] = {"temperature": request.temperature, "seed": request.seed,
+                                   "num_predict": request.max_tokens}
+        if request.stop:
+            options["stop"] = list(request.stop)
+        if self.endpoint == "chat":
+            resp = self._call(self._client.chat, model=self.model, stream=False,
+                              messages=[{"role": "user", "content": request.prompt}],
+                              options=options)
+            text = _field(_field(resp, "message"), "content")
+        else:
+            resp = self._call(self._client.generate, model=self.model, prompt=request.prompt,
+                              raw=self.raw, stream=False, options=options)
+            text = _field(resp, "response")
+        if not isinstance(text, str):
+            raise UsageError(f"{self._where()}: malformed response: no text")
+        finish = str(_field(resp, "done_reason") or "stop")
+        if finish == "length":
+            log.info("%s: a response was cut at max_tokens=%d", self._where(),
+                     request.max_tokens)
+        prompt_tokens = _field(resp, "prompt_eval_count")
+        out_tokens = _field(resp, "eval_count")
+        return GenResponse(text,
+                           int(prompt_tokens) if prompt_tokens is not None
+                           else self.count_tokens(request.prompt),
+                           int(out_tokens) if out_tokens is not None
+                           else self.count_tokens(text), finish)
+
+    def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Ollama gives no logprobs: always a usage error (the planner generates instead)."""
+        raise UsageError(f"{self._where()}: Ollama returns no logprobs",
+                         hint="set scoring: generate (or auto) in the variant")
+
+    def count_tokens(self, text: str) -> int:
+        """An upper-leaning estimate (no tokenizer over the API): ~3 bytes a token."""
+        return len(text.encode("utf-8")) // 3 + 1
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        inner = getattr(self._client, "_client", None)
+        if inner is not None:
+            inner.close()
+
+
+def create(spec: ModelSpec, options: BackendOptions) -> OllamaBackend:
+    """Build ``ollama:MODEL[?options]`` (an adapter lives inside the Ollama model)."""
+    if spec.adapter:
+        raise UsageError(f"ollama backend: cannot load the adapter file {spec.adapter}",
+                         hint="build an Ollama model with it: `ollama create NAME -f "
+                         "Modelfile`, then use ollama:NAME")
+    return OllamaBackend(parse_remote(spec, options, OPTIONS))
