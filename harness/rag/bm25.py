@@ -1,0 +1,126 @@
+"""BM25 over scikit-learn's tokenizer and SciPy sparse matrices.
+
+Why not a BM25 package: scikit-learn is already a tunegate dependency, and
+its ``CountVectorizer`` gives the tokenizer (lowercase, English stop
+words) and the sparse term counts; Okapi BM25 weighting on top is a few
+lines of array arithmetic that we can test and cache as plain ``.npz``/JSON
+files. The weights are computed once at index time (as bm25s does,
+"eager" BM25), so a batch of queries is one sparse matrix product: on the
+benchmark 100k passages build in seconds and answer thousands of queries a
+second (``benchmarks/bench_rag.py``). bm25s would be as fast but adds a
+dependency with its own tokenizer and file format for no gain here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+
+TOKEN_PATTERN = r"(?u)\b\w+\b"
+
+
+def _vectorizer(vocabulary: dict[str, int] | None = None) -> CountVectorizer:
+    return CountVectorizer(lowercase=True, token_pattern=TOKEN_PATTERN,
+                           stop_words="english", vocabulary=vocabulary, dtype=np.float32)
+
+
+def top_k_rows(scores: sp.csr_matrix | np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    """The k best (column, score) pairs of each row, best first; zeros dropped."""
+    out: list[list[tuple[int, float]]] = []
+    if isinstance(scores, np.ndarray):
+        for row in scores:
+            kk = min(k, row.shape[0])
+            idx = np.argpartition(-row, kk - 1)[:kk] if kk else np.array([], dtype=int)
+            idx = idx[np.lexsort((idx, -row[idx]))]
+            out.append([(int(i), float(row[i])) for i in idx])
+        return out
+    csr = scores.tocsr()
+    for i in range(csr.shape[0]):
+        lo, hi = csr.indptr[i], csr.indptr[i + 1]
+        data, cols = csr.data[lo:hi], csr.indices[lo:hi]
+        keep = data > 0
+        data, cols = data[keep], cols[keep]
+        kk = min(k, data.shape[0])
+        if kk == 0:
+            out.append([])
+            continue
+        sel = np.argpartition(-data, kk - 1)[:kk]
+        sel = sel[np.lexsort((cols[sel], -data[sel]))]
+        out.append([(int(cols[j]), float(data[j])) for j in sel])
+    return out
+
+
+class BM25:
+    """Okapi BM25 (Lucene's idf) with precomputed per-term document weights.
+
+    Args:
+        vocabulary: Term to column index.
+        weights: ``terms x documents`` CSR matrix of BM25 term weights.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], weights: sp.csr_matrix) -> None:
+        self.vocabulary = vocabulary
+        self.weights = weights
+        self._vec = _vectorizer(vocabulary)
+
+    @property
+    def n_docs(self) -> int:
+        """How many documents are indexed."""
+        return int(self.weights.shape[1])
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], k1: float = 1.5, b: float = 0.75) -> BM25:
+        """Index documents.
+
+        Args:
+            texts: One string per document.
+            k1: Term-frequency saturation.
+            b: Length normalisation.
+        """
+        vec = _vectorizer()
+        try:
+            tf = vec.fit_transform(texts).tocsr()
+        except ValueError:  # every document is stop words only: an empty vocabulary
+            return cls({}, sp.csr_matrix((0, len(texts)), dtype=np.float32))
+        n = tf.shape[0]
+        dl = np.asarray(tf.sum(axis=1)).ravel()
+        avgdl = float(dl.mean()) or 1.0
+        df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float32)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        rows = np.repeat(np.arange(n), np.diff(tf.indptr))
+        norm = (k1 * (1.0 - b + b * dl / avgdl)).astype(np.float32)
+        data = tf.data * (k1 + 1.0) / (tf.data + norm[rows]) * idf[tf.indices]
+        w = sp.csr_matrix((data.astype(np.float32), tf.indices, tf.indptr), shape=tf.shape)
+        vocab = {str(t): int(i) for t, i in vec.vocabulary_.items()}
+        return cls(vocab, w.T.tocsr())
+
+    def scores(self, queries: Sequence[str]) -> sp.csr_matrix:
+        """``queries x documents`` BM25 scores (sparse; unscored documents are 0)."""
+        if not self.vocabulary:
+            return sp.csr_matrix((len(queries), self.n_docs), dtype=np.float32)
+        q = self._vec.transform(queries).tocsr()
+        return (q @ self.weights).tocsr()
+
+    def search_many(self, queries: Sequence[str], k: int,
+                    batch: int = 512) -> list[list[tuple[int, float]]]:
+        """Top-k (document index, score) for each query, best first."""
+        out: list[list[tuple[int, float]]] = []
+        for i in range(0, len(queries), batch):
+            out.extend(top_k_rows(self.scores(queries[i:i + batch]), k))
+        return out
+
+    def save(self, folder: Path) -> None:
+        """Write ``vocab.json`` and ``bm25.npz`` into a folder."""
+        (folder / "vocab.json").write_text(json.dumps(self.vocabulary), encoding="utf-8")
+        sp.save_npz(folder / "bm25.npz", self.weights)
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        """Read what :meth:`save` wrote."""
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        return cls(vocab, sp.load_npz(folder / "bm25.npz").tocsr())
