@@ -30,28 +30,25 @@ def _vectorizer(vocabulary: dict[str, int] | None = None) -> CountVectorizer:
 
 
 def top_k_rows(scores: sp.csr_matrix | np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-    """The k best (column, score) pairs of each row, best first; zeros dropped."""
+    """The k best (column, score) pairs of each row, best first, ties by column.
+
+    Sparse input drops zero scores (a document sharing no term with the query
+    is not retrieved); dense input (cosine similarities) keeps every value.
+    """
+    sparse = not isinstance(scores, np.ndarray)
+    dense = scores if isinstance(scores, np.ndarray) else scores.toarray()
+    n_rows, n_cols = dense.shape
+    kk = min(k, n_cols)
+    if kk <= 0:
+        return [[] for _ in range(n_rows)]
+    idx = np.argpartition(-dense, kk - 1, axis=1)[:, :kk]
     out: list[list[tuple[int, float]]] = []
-    if isinstance(scores, np.ndarray):
-        for row in scores:
-            kk = min(k, row.shape[0])
-            idx = np.argpartition(-row, kk - 1)[:kk] if kk else np.array([], dtype=int)
-            idx = idx[np.lexsort((idx, -row[idx]))]
-            out.append([(int(i), float(row[i])) for i in idx])
-        return out
-    csr = scores.tocsr()
-    for i in range(csr.shape[0]):
-        lo, hi = csr.indptr[i], csr.indptr[i + 1]
-        data, cols = csr.data[lo:hi], csr.indices[lo:hi]
-        keep = data > 0
-        data, cols = data[keep], cols[keep]
-        kk = min(k, data.shape[0])
-        if kk == 0:
-            out.append([])
-            continue
-        sel = np.argpartition(-data, kk - 1)[:kk]
-        sel = sel[np.lexsort((cols[sel], -data[sel]))]
-        out.append([(int(cols[j]), float(data[j])) for j in sel])
+    for r in range(n_rows):
+        cols = idx[r]
+        vals = dense[r, cols]
+        order = np.lexsort((cols, -vals))
+        out.append([(int(cols[j]), float(vals[j])) for j in order
+                    if not sparse or vals[j] > 0])
     return out
 
 
@@ -106,9 +103,13 @@ class BM25:
         q = self._vec.transform(queries).tocsr()
         return (q @ self.weights).tocsr()
 
-    def search_many(self, queries: Sequence[str], k: int,
-                    batch: int = 512) -> list[list[tuple[int, float]]]:
-        """Top-k (document index, score) for each query, best first."""
+    def search_many(self, queries: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
+        """Top-k (document index, score) for each query, best first.
+
+        Queries go in batches whose dense score block stays near 4M floats,
+        so memory does not grow with the batch on a large collection.
+        """
+        batch = max(1, min(512, 4_000_000 // max(self.n_docs, 1)))
         out: list[list[tuple[int, float]]] = []
         for i in range(0, len(queries), batch):
             out.extend(top_k_rows(self.scores(queries[i:i + batch]), k))
