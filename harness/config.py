@@ -12,9 +12,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.backends.base import ModelSpec, parse_spec
 from harness.errors import UsageError
@@ -86,7 +86,7 @@ class RunSpec(BaseModel):
     variants: list[str] = Field(min_length=1)
     models: list[str] = Field(["embedded"], min_length=1)
     splits: list[Literal["dev", "test"]] = ["dev", "test"]
-    limit: dict[Literal["dev", "test"], int] = {}
+    limit: dict[Literal["dev", "test"], Annotated[int, Field(ge=1)]] = {}
     concurrency: int = Field(4, ge=1, le=256)
     max_retries: int = Field(4, ge=0, le=20)
     analysis: AnalysisSpec = AnalysisSpec()
@@ -202,7 +202,9 @@ def with_decision(cfg: RunConfig, **overrides: Any) -> RunConfig:
         return cfg
     try:
         decision = DecisionSpec.model_validate(cfg.spec.decision.model_dump() | changes)
-    except ValueError as exc:
-        raise UsageError(f"invalid gate option: {exc}".splitlines()[0]) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "--" + str(err["loc"][0] if err["loc"] else "option").replace("_", "-")
+        raise UsageError(f"invalid gate option {name}: {err['msg']}") from None
     spec = cfg.spec.model_copy(update={"decision": decision})
     return dataclasses.replace(cfg, spec=spec, digest=_digest(spec, cfg.tasks, cfg.variants))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from harness.backends.base import BackendOptions, ModelSpec, TransientBackendError, create
 from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
+from harness.errors import UsageError
 from harness.predict import PromptPlan, make_plan, predict_classification
 from harness.scoring.base import Output, scorers_for
 from harness.store import Record, Store
@@ -180,7 +181,13 @@ class Runner:
         """The cached model for ``spec`` (base or base + adapter), created once."""
         key = str(spec)
         if key not in models:
-            backend = create(spec, self.options)
+            try:
+                backend = create(spec, self.options)
+            except UsageError as exc:  # say which config and model it came from
+                if exc.path is not None:
+                    raise
+                raise UsageError(f"model {spec.backend}:{spec.model}: {exc.message}",
+                                 self.config.path, hint=exc.hint) from None
             models[key] = CachedModel(backend, self.store,
                                       max_retries=self.config.spec.max_retries,
                                       seed=self.config.spec.seed, read_cache=not self.fresh)

@@ -168,7 +168,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 try:
                     row = json.loads(raw)
                 except json.JSONDecodeError as exc:
-                    raise UsageError(f"invalid JSON: {exc.msg}", path, lineno) from None
+                    raise UsageError(f"invalid JSON at column {exc.colno}: "
+                                     f"{exc.msg.removesuffix(' at')}", path, lineno) from None
                 if not isinstance(row, dict):
                     raise UsageError("each JSONL line must be an object", path, lineno)
                 yield lineno, row

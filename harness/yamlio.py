@@ -7,8 +7,9 @@ traceback.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -131,5 +132,34 @@ def validate(model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc: Loc = tuple(x for x in err["loc"] if isinstance(x, str | int))
+        hint = _did_you_mean(model, loc) if err["type"] == "extra_forbidden" else None
         raise doc.error(_describe(err["type"], loc, str(err["msg"])),
-                        _existing(doc.data, loc)) from None
+                        _existing(doc.data, loc), hint=hint) from None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (``X``, ``X | None``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(model: type[BaseModel], loc: Loc) -> str | None:
+    """The valid keys next to an unknown key at ``loc``, closest first."""
+    cls: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part) if cls is not None else None
+        cls = _model_in(field.annotation) if field is not None else None
+        if cls is None:
+            return None
+    if cls is None or not loc:
+        return None
+    valid = list(cls.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    return (f"did you mean {close[0]!r}? " if close else "") + f"valid: {', '.join(valid)}"

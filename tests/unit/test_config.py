@@ -28,7 +28,8 @@ def test_to_json_records_what_was_run(project):
     assert rec["models"] == ["fake:keyword"]
     assert rec["tasks"] == [{"name": "toy", "path": str(project.task.resolve()),
                              "digest": cfg.tasks[0].digest, "family": "classification",
-                             "labels": ["ALPHA", "BETA"], "n_train": 8}]
+                             "labels": ["ALPHA", "BETA"], "metric": "accuracy",
+                             "primary": "label_accuracy", "n_train": 8}]
     assert rec["variants"] == [{"name": "echo", "path": str(project.variant.resolve()),
                                 "digest": cfg.variants[0].digest, "kind": "prompt"}]
 
@@ -58,11 +59,12 @@ def test_real_demo_config(root):
     ("  - task.yaml\n", "  - task.yaml\n  - task.yaml\n", 3, "two tasks are named 'toy'", None),
     ("  - fake:keyword\n", "  - fake\n", 8, "model spec 'fake' needs a model", "e.g. fake:MODEL"),
     ("  - fake:keyword\n", "  - fakke:keyword\n", 8, "unknown backend 'fakke'",
-     "did you mean 'fake'? valid: embedded, fake"),
+     "did you mean 'fake'? valid: "),
     ("analysis: {resamples: 200}", "analysis: {resamples: 10}", 10,
      "analysis.resamples: Input should be greater than or equal to 200", None),
     ("concurrency: 2\n", "concurrency: 2\nlimit: {train: 3}\n", 10, "limit.train", None),
-    ("concurrency: 2\n", "concurency: 2\n", 9, "unknown key 'concurency'", None),
+    ("concurrency: 2\n", "concurency: 2\n", 9, "unknown key 'concurency'",
+     "did you mean 'concurrency'? valid: name, "),
     ("variants:\n  - echo.yaml\n", "variants: []\n", 5, "variants: List should have at least 1",
      None),
 ])
@@ -72,4 +74,7 @@ def test_config_errors(project, edit, old, new, line, message, hint):
         load_config(project.config)
     assert (err.value.path, err.value.line) == (str(project.config), line)
     assert err.value.message.startswith(message), err.value.message
-    assert err.value.hint == hint
+    if hint is None:
+        assert err.value.hint is None
+    else:  # the list of valid names grows as backends register
+        assert err.value.hint is not None and err.value.hint.startswith(hint), err.value.hint
