@@ -112,7 +112,9 @@ class RunConfig:
             "spec": self.spec.model_dump(mode="json"),
             "path": str(self.path),
             "tasks": [{"name": t.name, "path": str(t.path), "digest": t.digest,
-                       "family": t.family, "labels": list(t.spec.labels),
+                       "family": t.family, "labels": list(getattr(t.spec, "labels", [])),
+                       "metric": str(t.spec.metric or t.primary_scorer),
+                       "primary": t.primary_scorer,
                        "n_train": len(t.split("train"))}
                       for t in self.tasks],
             "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
@@ -150,6 +152,8 @@ def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> 
     """Render every variant once per task so a misspelt template name fails now."""
     for task in tasks:
         for variant in variants:
+            if not variant.applies_to(task):
+                continue
             rows = task.split("train") or task.split("test")
             variant.render(task, rows[0].input if rows else "", rows[:1])
 

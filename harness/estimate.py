@@ -18,7 +18,7 @@ from harness.config import RunConfig
 from harness.predict import generation_request, label_continuations, uses_logprobs
 from harness.runner import sample_split
 from harness.store import Store, cache_key
-from harness.tasks import Task
+from harness.tasks import ClassificationTask, Task
 from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
 
 
@@ -40,10 +40,13 @@ def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
     shots = select_shots(task, variant, cfg.spec.seed)
     texts = [ex.input for s in cfg.spec.splits
              for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
-    if variant.spec.calibrate:
+    if variant.spec.calibrate and isinstance(task.spec, ClassificationTask):
         texts += list(CONTENT_FREE)
-    use_lp = uses_logprobs(model, variant)
-    labels = list(task.spec.labels)
+    if not variant.applies_to(task):
+        return
+    generative = not isinstance(task.spec, ClassificationTask)
+    use_lp = not generative and uses_logprobs(model, variant)
+    labels = list(getattr(task.spec, "labels", []))
     for text in texts:
         prompt = variant.render(task, text, shots)
         if use_lp:
@@ -61,6 +64,8 @@ def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
         try:
             for task in cfg.tasks:
                 for variant in cfg.variants:
+                    if not variant.applies_to(task):
+                        continue
                     n = cached = p_tok = c_tok = 0
                     for kind, req in _requests(cfg, model, task, variant):
                         n += 1

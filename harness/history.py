@@ -63,11 +63,10 @@ class Regression:
 
 
 def _primaries(run: RunRow) -> dict[str, str]:
-    """The primary scorer of each task of a run (by its family)."""
-    from harness.analysis.results import PRIMARY
+    """The primary scorer of each task of a run (the task's, else its family's)."""
+    from harness.analysis.results import primary_of
 
-    return {t["name"]: PRIMARY.get(t.get("family", "classification"), "label_accuracy")
-            for t in run.config["tasks"]}
+    return {t["name"]: primary_of(t) for t in run.config["tasks"]}
 
 
 def _test_scores(run: RunRow, records: Iterable[Record]) -> dict[Key, dict[str, float]]:

@@ -6,12 +6,19 @@ Without logprobs it generates and matches the answer strictly against the
 labels (anything else is an invalid, i.e. wrong, answer). Contextual
 calibration (Zhao et al., 2021) divides each label's probability by its
 probability on content-free inputs.
+
+The generation families (format, tone, terminology) generate with the
+task's ``generation`` settings (max tokens, stop sequences) and parse the
+text; the raw output and the parsed answer are both kept in the
+:class:`Output`. A tone task with a ``judge`` also asks the judge model
+for a rubric rating here, so scoring itself never calls a model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +27,9 @@ from harness.backends.base import GenRequest, ScoreRequest
 from harness.cache import CachedModel, Usage
 from harness.errors import UsageError
 from harness.scoring.base import Output
-from harness.tasks import Example, Task
+from harness.scoring.judge import ask_judge
+from harness.scoring.parse import parse_output
+from harness.tasks import ClassificationTask, Example, Task, ToneTask
 from harness.variants.prompt import CONTENT_FREE, Variant
 
 
@@ -33,6 +42,7 @@ class PromptPlan:
     shots: tuple[Example, ...]
     use_logprobs: bool
     calibration: Mapping[str, float] | None = None
+    judge: CachedModel | None = None
 
 
 def label_continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
@@ -55,10 +65,16 @@ def label_logprobs(model: CachedModel, prompt: str, labels: Sequence[str]
     return dict(zip(labels, resp.logprobs, strict=True)), usage
 
 
+def _labels(task: Task) -> list[str]:
+    if not isinstance(task.spec, ClassificationTask):
+        raise TypeError(f"task {task.name!r} is not a classification task")
+    return list(task.spec.labels)
+
+
 def calibration_prior(model: CachedModel, task: Task, variant: Variant,
                       shots: Sequence[Example]) -> dict[str, float]:
     """Mean label distribution (log) on content-free inputs, for calibration."""
-    labels = list(task.spec.labels)
+    labels = _labels(task)
     probs = []
     for text in CONTENT_FREE:
         lps, _ = label_logprobs(model, variant.render(task, text, shots), labels)
@@ -89,15 +105,23 @@ def max_label_tokens(model: CachedModel, labels: Sequence[str]) -> int:
 
 
 def generation_request(model: CachedModel, task: Task, prompt: str) -> GenRequest:
-    """The request that generates a label (budgeted from the tokenized labels)."""
-    return GenRequest(prompt, max_tokens=max_label_tokens(model, list(task.spec.labels)),
-                      stop=("\n",), temperature=task.spec.generation.temperature)
+    """The request that generates an answer.
+
+    A label's budget comes from the tokenized labels; other families use the
+    task's ``generation`` settings (max tokens, stop sequences).
+    """
+    gen = task.spec.generation
+    if isinstance(task.spec, ClassificationTask):
+        return GenRequest(prompt, max_tokens=max_label_tokens(model, list(task.spec.labels)),
+                          stop=("\n",), temperature=gen.temperature)
+    return GenRequest(prompt, max_tokens=gen.max_tokens, stop=tuple(gen.stop),
+                      temperature=gen.temperature)
 
 
 def predict_classification(model: CachedModel, plan: PromptPlan, example: Example
                            ) -> tuple[Output, Usage]:
     """Predict one example's label with the plan's variant."""
-    task, labels = plan.task, list(plan.task.spec.labels)
+    task, labels = plan.task, _labels(plan.task)
     prompt = plan.variant.render(task, example.input, plan.shots)
     if plan.use_logprobs:
         lps, usage = label_logprobs(model, prompt, labels)
@@ -111,6 +135,30 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
     resp, usage = model.generate(generation_request(model, task, prompt))
     pred = match_label(resp.text, labels)
     return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason}), usage
+
+
+def predict_generation(model: CachedModel, plan: PromptPlan, example: Example
+                       ) -> tuple[Output, Usage]:
+    """Generate one example's answer and parse it (unparseable: ``prediction=None``)."""
+    task = plan.task
+    prompt = plan.variant.render(task, example.input, plan.shots)
+    resp, usage = model.generate(generation_request(model, task, prompt))
+    parsed = parse_output(task.spec, dict(task.resources), resp.text)
+    detail: dict[str, Any] = {"mode": "generate", "finish": resp.finish_reason,
+                              **parsed.detail}
+    if plan.judge is not None and isinstance(task.spec, ToneTask) and task.spec.judge:
+        verdict, judge_usage = ask_judge(plan.judge, task.spec.judge, example,
+                                         parsed.prediction or "")
+        detail["judge"] = verdict
+        usage = replace(usage, latency_s=usage.latency_s + judge_usage.latency_s)
+    return Output(resp.text, parsed.prediction, detail), usage
+
+
+def predict(model: CachedModel, plan: PromptPlan, example: Example) -> tuple[Output, Usage]:
+    """Predict one example the way its task's family needs."""
+    if isinstance(plan.task.spec, ClassificationTask):
+        return predict_classification(model, plan, example)
+    return predict_generation(model, plan, example)
 
 
 def uses_logprobs(model: CachedModel, variant: Variant) -> bool:
@@ -135,6 +183,10 @@ def make_plan(model: CachedModel, task: Task, variant: Variant,
     Raises:
         UsageError: The variant asks for logprobs or calibration the backend lacks.
     """
+    if not isinstance(task.spec, ClassificationTask):
+        # Generation families always generate; label scoring and calibration
+        # settings of a variant apply to classification tasks only.
+        return PromptPlan(task, variant, shots, False, None)
     use = uses_logprobs(model, variant)
     cal = None
     if variant.spec.calibrate:

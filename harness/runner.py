@@ -9,6 +9,7 @@ the unfinished run and skips everything already stored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -16,12 +17,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from harness.backends.base import BackendOptions, ModelSpec, TransientBackendError, create
+from harness.backends.base import (
+    BackendOptions,
+    ModelSpec,
+    TransientBackendError,
+    create,
+    parse_spec,
+)
 from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import UsageError
-from harness.predict import PromptPlan, make_plan, predict_classification
-from harness.scoring.base import Output, scorers_for
+from harness.predict import PromptPlan, make_plan, predict
+from harness.scoring.base import Output, score_all
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
@@ -74,8 +81,7 @@ class _Unit:
 
 
 def _score(unit: _Unit, output: Output) -> dict[str, object]:
-    return {info.name: info.fn(unit.example, output).to_json()
-            for info in scorers_for(unit.task.family)}
+    return dict(score_all(unit.task, unit.example, output))
 
 
 def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None,
@@ -114,6 +120,8 @@ class Runner:
         spec = self.config.spec
         for task in self.config.tasks:
             for variant in self.config.variants:
+                if not variant.applies_to(task):
+                    continue
                 units = []
                 for split in spec.splits:
                     for ex in sample_split(task, split, spec.limit.get(split), spec.seed):
@@ -124,9 +132,10 @@ class Runner:
 
     def _total(self) -> int:
         spec = self.config.spec
-        per_variant = sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
-                          for t in self.config.tasks for s in spec.splits)
-        return per_variant * len(self.config.variants) * len(self.config.models)
+        per_model = sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
+                        for t in self.config.tasks for s in spec.splits
+                        for v in self.config.variants if v.applies_to(t))
+        return per_model * len(self.config.models)
 
     def run(self) -> RunResult:
         """Run (or resume) the config; returns counts. Re-raises KeyboardInterrupt."""
@@ -168,6 +177,10 @@ class Runner:
                     model = self._model(resolved.spec, models)
                     shots = select_shots(task, variant, self.config.spec.seed)
                     plan = make_plan(model, task, variant, shots)
+                    judge = getattr(task.spec, "judge", None)
+                    if judge is not None:
+                        plan = dataclasses.replace(
+                            plan, judge=self._model(parse_spec(judge.model), models))
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished)
         finally:
@@ -204,7 +217,7 @@ class Runner:
         try:
             while True:
                 for unit in queue:
-                    pending[pool.submit(predict_classification, model, plan, unit.example)] = unit
+                    pending[pool.submit(predict, model, plan, unit.example)] = unit
                     if len(pending) >= limit:
                         break
                 if not pending:

@@ -15,101 +15,32 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Any
 
 from harness.errors import UsageError
+from harness.taskcheck import check_family
+from harness.taskspec import (
+    FAMILIES,
+    AnyTask,
+    ClassificationTask,
+    Columns,
+    DataSpec,
+    FormatTask,
+    GenerationSpec,
+    Split,
+    SplitRule,
+    TaskSpec,
+    TerminologyTask,
+    ToneTask,
+)
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 SPLITS = ("train", "dev", "test")
-Split = Literal["train", "dev", "test"]
+GENERATION_FAMILIES = ("format", "tone", "terminology")
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Columns(_Strict):
-    """Which data column holds each field an example needs."""
-
-    id: str | None = None
-    input: str = "input"
-    target: str = "target"
-
-
-class SplitRule(_Strict):
-    """Assign examples of one file to splits by a seeded hash of their id."""
-
-    seed: int = 0
-    dev: float = Field(0.15, ge=0.0, lt=1.0)
-    test: float = Field(0.25, gt=0.0, lt=1.0)
-
-    @model_validator(mode="after")
-    def _fractions(self) -> SplitRule:
-        if self.dev + self.test >= 1.0:
-            raise ValueError("dev + test fractions must leave something for train")
-        return self
-
-
-class DataSpec(_Strict):
-    """Where the examples are and how to read them."""
-
-    columns: Columns = Columns()
-    files: dict[Split, str] | None = None
-    path: str | None = None
-    split_rule: SplitRule | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DataSpec:
-        if (self.files is None) == (self.path is None):
-            raise ValueError("give either 'files' (one per split) or 'path' with 'split_rule'")
-        if self.path is not None and self.split_rule is None:
-            raise ValueError("'path' needs a 'split_rule' (seed and dev/test fractions)")
-        if self.files is not None and self.split_rule is not None:
-            raise ValueError("'split_rule' applies only to a single 'path'")
-        if self.files is not None and "test" not in self.files:
-            raise ValueError("'files' must include a 'test' split")
-        return self
-
-
-class GenerationSpec(_Strict):
-    """Sampling settings for tasks scored on generated text."""
-
-    max_tokens: int = Field(32, gt=0, le=4096)
-    stop: list[str] = ["\n"]
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-
-
-class _TaskBase(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    data: DataSpec
-    generation: GenerationSpec = GenerationSpec()
-
-
-class ClassificationTask(_TaskBase):
-    """Assign one label from a closed, possibly house-specific set."""
-
-    family: Literal["classification"]
-    labels: dict[str, str]
-    metric: Literal["accuracy", "macro_f1"] = "accuracy"
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            value = {str(v): "" for v in value}
-        if isinstance(value, dict) and len(value) < 2:
-            raise ValueError("a classification task needs at least 2 labels")
-        if isinstance(value, dict):
-            return {str(k): "" if v is None else str(v) for k, v in value.items()}
-        return value
-
-
-# The per-family specs; a union (discriminated by ``family``) as families are added.
-TaskSpec = ClassificationTask
-FAMILIES: dict[str, type[_TaskBase]] = {"classification": ClassificationTask}
+__all__ = ["FAMILIES", "SPLITS", "AnyTask", "ClassificationTask", "Columns", "DataSpec",
+           "Example", "FormatTask", "GenerationSpec", "Split", "SplitRule", "Task",
+           "TaskSpec", "TerminologyTask", "ToneTask", "load_task"]
 
 
 @dataclass(frozen=True)
@@ -138,10 +69,11 @@ class Example:
 class Task:
     """A loaded, checked task: its spec, its examples by split and a digest."""
 
-    spec: ClassificationTask
+    spec: AnyTask
     path: Path
     examples: Mapping[str, tuple[Example, ...]]
     digest: str
+    resources: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -152,6 +84,11 @@ class Task:
     def family(self) -> str:
         """The task's family."""
         return self.spec.family
+
+    @property
+    def primary_scorer(self) -> str:
+        """The scorer whose per-example values decide comparisons."""
+        return self.spec.primary_scorer
 
     def split(self, name: str) -> tuple[Example, ...]:
         """Return the examples of split ``name`` (empty when it has none)."""
@@ -173,6 +110,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 if not isinstance(row, dict):
                     raise UsageError("each JSONL line must be an object", path, lineno)
                 yield lineno, row
+    elif suffix == ".json":
+        yield from _json_array_rows(path)
     elif suffix in (".csv", ".tsv"):
         with path.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
@@ -185,7 +124,51 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield reader.line_num - inner, dict(row)
     else:
         raise UsageError(f"unsupported data format {suffix!r}", path,
-                         hint="use .jsonl, .csv or .tsv")
+                         hint="use .jsonl, .json, .csv or .tsv")
+
+
+def _json_array_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a ``.json`` file holding one array of objects, each with its line."""
+    text = path.read_text(encoding="utf-8")
+    dec = json.JSONDecoder()
+    i = len(text) - len(text.lstrip())
+    if not text.startswith("[", i):
+        raise UsageError("a .json data file must hold one array of objects", path, 1)
+    i += 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            return
+        line = text.count("\n", 0, i) + 1
+        try:
+            row, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
+        if not isinstance(row, dict):
+            raise UsageError("each item of the array must be an object", path, line)
+        yield line, row
+
+
+def _cell(value: Any) -> str:
+    """A data cell as text: lists of tokens joined by spaces, objects as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _target(row: Mapping[str, Any], cols: Columns) -> str:
+    if isinstance(cols.target, list):
+        obj = {c: row[c] for c in cols.target if c in row}
+        return json.dumps(obj, ensure_ascii=False)
+    value = row[cols.target]
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
 
 
 def _read_file(path: Path, cols: Columns, doc: YamlDoc, loc: tuple[str, ...],
@@ -193,9 +176,11 @@ def _read_file(path: Path, cols: Columns, doc: YamlDoc, loc: tuple[str, ...],
     if not path.is_file():
         raise doc.error(f"data file not found: {path}", loc)
     out: list[Example] = []
+    needed = [("input", cols.input)] + ([] if isinstance(cols.target, list)
+                                        else [("target", cols.target)])
+    needed += [("id", cols.id)] if cols.id else []
     for lineno, row in _rows(path):
-        for key in ("input", "target") + (("id",) if cols.id else ()):
-            col = getattr(cols, key)
+        for key, col in needed:
             if col not in row:
                 raise doc.error(
                     f"column {col!r} (for {key}) missing in {path} line {lineno}",
@@ -204,10 +189,8 @@ def _read_file(path: Path, cols: Columns, doc: YamlDoc, loc: tuple[str, ...],
                     hint=f"columns there: {', '.join(map(str, row))}",
                 )
         ex_id = str(row[cols.id]) if cols.id else f"{path.stem}-{lineno}"
-        value = row[cols.target]
-        out.append(Example(id=ex_id, input=str(row[cols.input]),
-                           target="" if value is None else str(value), split=split,
-                           fields=row, source=str(path), line=lineno))
+        out.append(Example(id=ex_id, input=_cell(row[cols.input]), target=_target(row, cols),
+                           split=split, fields=row, source=str(path), line=lineno))
     return out
 
 
@@ -221,7 +204,7 @@ def _rule_split(ex_id: str, rule: SplitRule) -> str:
     return "train"
 
 
-def _check(task: ClassificationTask, examples: dict[str, list[Example]], doc: YamlDoc) -> None:
+def _check(task: AnyTask, examples: dict[str, list[Example]], doc: YamlDoc) -> None:
     seen: dict[str, Example] = {}
     for split, rows in examples.items():
         for ex in rows:
@@ -230,10 +213,15 @@ def _check(task: ClassificationTask, examples: dict[str, list[Example]], doc: Ya
                 raise UsageError(f"duplicate id {ex.id!r} (first at {first.source}:{first.line})",
                                  ex.source, ex.line)
             seen[ex.id] = ex
-            if ex.target not in task.labels:
+            if isinstance(task, ClassificationTask) and ex.target not in task.labels:
                 raise UsageError(
                     f"label {ex.target!r} of example {ex.id!r} ({split}) is not in 'labels'",
                     ex.source, ex.line, hint=f"labels: {', '.join(task.labels)}")
+            if not isinstance(task, ClassificationTask) and not ex.target.strip():
+                raise UsageError(
+                    f"example {ex.id!r} ({split}) has no reference: its target column "
+                    f"{task.data.columns.target!r} is empty", ex.source, ex.line,
+                    hint="every example of a generation task needs a reference output")
     for split in ("test",) + tuple(s for s in SPLITS if s != "test"):
         declared = task.data.files is not None and split in task.data.files
         if (declared or split == "test" or task.data.split_rule) and not examples.get(split):
@@ -257,12 +245,12 @@ def load_task(path: str | Path) -> Task:
     doc = load_yaml(path)
     if "family" not in doc.data:
         raise doc.error("missing required key 'family'", (),
-                        hint="one of: classification")
+                        hint=f"one of: {', '.join(FAMILIES)}")
     fam = doc.data["family"]
     if not isinstance(fam, str) or fam not in FAMILIES:
         raise doc.error(f"unknown family {fam!r}", ("family",),
                         hint=f"one of: {', '.join(FAMILIES)}")
-    spec = validate(ClassificationTask, doc)
+    spec: AnyTask = validate(FAMILIES[fam], doc)  # type: ignore[assignment]
     base = doc.path.parent
     cols = spec.data.columns
     examples: dict[str, list[Example]] = {}
@@ -282,6 +270,7 @@ def load_task(path: str | Path) -> Task:
             examples.setdefault(assigned, []).append(
                 Example(ex.id, ex.input, ex.target, assigned, ex.fields, ex.source, ex.line))
     _check(spec, examples, doc)
+    resources, extra_files = check_family(spec, examples, doc)
     return Task(spec=spec, path=doc.path,
                 examples={k: tuple(v) for k, v in examples.items()},
-                digest=_digest(doc, files))
+                digest=_digest(doc, files + extra_files), resources=resources)

@@ -16,12 +16,21 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.decision import apply_decisions
+from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
 from harness.analysis.paired import bootstrap_mean_ci
 from harness.analysis.stats import compare
 from harness.scoring.classification import summarize
 from harness.store import Record, RunRow
 
-PRIMARY = {"classification": "label_accuracy"}
+# The default primary scorer of each family (a task may name another as ``metric``).
+PRIMARY = {"classification": "label_accuracy", "format": "field_f1", "tone": "joint",
+           "terminology": "expansion_accuracy"}
+
+
+def primary_of(task_cfg: Mapping[str, Any]) -> str:
+    """The primary scorer of a task as recorded in a run's config."""
+    family = str(task_cfg.get("family", "classification"))
+    return str(task_cfg.get("primary") or PRIMARY.get(family, "label_accuracy"))
 
 
 @dataclass
@@ -34,6 +43,8 @@ class _Cell:
     pred: list[str | None] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
     completion_tokens: list[int] = field(default_factory=list)
+    score_maps: list[Mapping[str, Any]] = field(default_factory=list)
+    outputs: list[Mapping[str, Any]] = field(default_factory=list)
     errors: int = 0
 
 
@@ -42,7 +53,7 @@ def _rng(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(h[:8], "big"))
 
 
-def _collect(records: Iterable[Record], multi_model: bool
+def _collect(records: Iterable[Record], multi_model: bool, primary: Mapping[str, str]
              ) -> dict[str, dict[str, dict[str, _Cell]]]:
     cells: dict[str, dict[str, dict[str, _Cell]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(_Cell)))
@@ -52,9 +63,11 @@ def _collect(records: Iterable[Record], multi_model: bool
         if rec.error is not None:
             cell.errors += 1
             continue
-        primary = rec.scores.get(PRIMARY["classification"], {}).get("value")
+        value = rec.scores.get(primary.get(rec.task, "label_accuracy"), {}).get("value")
         cell.ids.append(rec.example_id)
-        cell.scores.append(float("nan") if primary is None else float(primary))
+        cell.scores.append(float("nan") if value is None else float(value))
+        cell.score_maps.append(rec.scores)
+        cell.outputs.append(rec.output)
         cell.gold.append(rec.target)
         cell.pred.append(rec.output.get("prediction"))
         cell.prompt_tokens.append(rec.prompt_tokens)
@@ -92,32 +105,39 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
     return best, why
 
 
-def _variant_entry(name: str, kind: str, model: str, cell: _Cell, labels: Sequence[str],
+def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
     ci = bootstrap_mean_ci(cell.scores, rng, resamples=resamples, confidence=conf)
-    summary = summarize(cell.gold, cell.pred, labels)
-    return {
+    family = str(task_cfg.get("family", "classification"))
+    entry: dict[str, Any] = {
         "name": name, "kind": kind, "model": model, "score": ci.estimate,
         "ci_low": ci.low, "ci_high": ci.high, "n": ci.n, "errors": cell.errors,
         "prompt_tokens_mean": _mean(cell.prompt_tokens),
         "completion_tokens_mean": _mean(cell.completion_tokens),
-        "metrics": {"accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
-                    "invalid_rate": summary.invalid_rate},
-        "confusion": {"labels": list(summary.labels),
-                      "matrix": [list(r) for r in summary.confusion]},
-        "per_label": summary.per_label,
+        "scorers": scorer_summaries(cell.score_maps, rng, resamples, conf),
     }
+    if family == "classification":
+        summary = summarize(cell.gold, cell.pred, task_cfg.get("labels", []))
+        entry.update({
+            "metrics": {"accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
+                        "invalid_rate": summary.invalid_rate},
+            "confusion": {"labels": list(summary.labels),
+                          "matrix": [list(r) for r in summary.confusion]},
+            "per_label": summary.per_label})
+    else:
+        entry.update(family_summary(family, cell.score_maps, cell.outputs))
+    return entry
 
 
 def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
-             min_gain: float) -> dict[str, Any]:
+             min_gain: float, kind: str = "binary") -> dict[str, Any]:
     """Candidate vs baseline on the test examples both scored (failed ones are dropped)."""
     common = sorted(set(base.ids) & set(cand.ids))
     a = dict(zip(base.ids, base.scores, strict=True))
     b = dict(zip(cand.ids, cand.scores, strict=True))
     av, bv = [a[i] for i in common], [b[i] for i in common]
-    c = compare(common, av, common, bv, "binary", rng, resamples=resamples,
+    c = compare(common, av, common, bv, kind, rng, resamples=resamples,  # type: ignore[arg-type]
                 confidence=conf, min_gain=min_gain, names=(baseline, candidate))
     d = np.asarray(bv, dtype=float) - np.asarray(av, dtype=float)
     dropped = len(set(base.ids) ^ set(cand.ids))
@@ -139,13 +159,14 @@ def build_results(run: RunRow, records: Iterable[Record],
     lora variant used; its measured time and tokens price the training.
     """
     cfg = run.config
-    labels_by_task = {t["name"]: t["labels"] for t in cfg["tasks"]}
+    task_cfgs = {t["name"]: t for t in cfg["tasks"]}
+    primary = {name: primary_of(t) for name, t in task_cfgs.items()}
     spec = cfg["spec"]
     min_gain = float((spec.get("decision") or {}).get("min_gain", 0.0))
     seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
     kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
     multi = len(cfg["models"]) > 1
-    cells = _collect(records, multi)
+    cells = _collect(records, multi, primary)
     tasks_out = []
     for task_name in [t["name"] for t in cfg["tasks"]]:
         by_variant = cells.get(task_name, {})
@@ -157,18 +178,24 @@ def build_results(run: RunRow, records: Iterable[Record],
         dev_tokens = {n: float(np.mean(c["dev"].prompt_tokens)) for n, c in by_variant.items()
                       if c["dev"].prompt_tokens}
         prompts = [n for n in names if variant_kind[n] == "prompt"] or names
-        entry: dict[str, Any] = {"task": task_name, "family": "classification",
-                                 "metric": "accuracy", "variants": [], "comparisons": []}
+        tcfg = task_cfgs[task_name]
+        family = str(tcfg.get("family", "classification"))
+        kind = scorer_kind(primary[task_name])
+        entry: dict[str, Any] = {"task": task_name, "family": family,
+                                 "metric": str(tcfg.get("metric") or (
+                                     "accuracy" if family == "classification"
+                                     else primary[task_name])),
+                                 "scorer": primary[task_name], "score_kind": kind,
+                                 "variants": [], "comparisons": []}
         if not names:
             entry.update(baseline=None, baseline_reason="no records", note="no records")
             tasks_out.append(entry)
             continue
         baseline, why = choose_baseline(dev, dev_tokens, prompts)
         entry.update(baseline=baseline, baseline_reason=why)
-        labels = labels_by_task[task_name]
         for n in names:
             entry["variants"].append(_variant_entry(
-                n, variant_kind[n], model_of[n], by_variant[n]["test"], labels,
+                n, variant_kind[n], model_of[n], by_variant[n]["test"], tcfg,
                 _rng(seed, task_name, n), res, conf))
             if dev.get(n) is not None:
                 entry["variants"][-1]["dev_score"] = dev[n]
@@ -178,7 +205,7 @@ def build_results(run: RunRow, records: Iterable[Record],
                 continue
             entry["comparisons"].append(_compare(
                 base, by_variant[n]["test"], baseline, n,
-                _rng(seed, task_name, baseline, n), res, conf, min_gain))
+                _rng(seed, task_name, baseline, n), res, conf, min_gain, kind))
         if len(names) == 1:
             entry["note"] = "only one variant: no comparison is possible"
         tasks_out.append(entry)

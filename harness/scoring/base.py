@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.registry import Registry
-from harness.tasks import Example
+from harness.tasks import Example, Task
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class Score:
 
 
 ScorerFn = Callable[[Example, Output], Score]
+TaskScorerFn = Callable[[Example, Output, Task], Score]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class ScorerInfo:
     """A registered scorer and what its scores mean.
 
     ``kind`` picks the paired test: McNemar for ``binary``, a paired
-    permutation test for ``continuous``.
+    permutation test for ``continuous``. ``task_fn`` is set for scorers that
+    need the task (its schema, glossary, style classifier); ``applies`` says
+    whether the scorer runs for a given task at all.
     """
 
     name: str
@@ -67,6 +70,14 @@ class ScorerInfo:
     fn: ScorerFn
     higher_is_better: bool = True
     kind: Literal["binary", "continuous"] = "binary"
+    task_fn: TaskScorerFn | None = None
+    applies: Callable[[Task], bool] | None = None
+
+    def score(self, task: Task, example: Example, output: Output) -> Score:
+        """Score one example of ``task``."""
+        if self.task_fn is not None:
+            return self.task_fn(example, output, task)
+        return self.fn(example, output)
 
 
 SCORERS: Registry[ScorerInfo] = Registry("scorer")
@@ -84,6 +95,35 @@ def scorer(name: str, family: str, *, higher_is_better: bool = True,
     return deco
 
 
+def task_scorer(name: str, family: str, *, higher_is_better: bool = True,
+                kind: Literal["binary", "continuous"] = "binary",
+                applies: Callable[[Task], bool] | None = None
+                ) -> Callable[[TaskScorerFn], TaskScorerFn]:
+    """Register ``fn(example, output, task)`` as scorer ``name`` for ``family``."""
+
+    def deco(fn: TaskScorerFn) -> TaskScorerFn:
+        def no_task(example: Example, output: Output) -> Score:
+            raise TypeError(f"scorer {name!r} needs the task: call ScorerInfo.score")
+
+        SCORERS.add(name, ScorerInfo(name, family, no_task, higher_is_better, kind, fn,
+                                     applies))
+        return fn
+
+    return deco
+
+
 def scorers_for(family: str) -> list[ScorerInfo]:
     """All scorers registered for ``family``, by name."""
     return [info for n in SCORERS.names() if (info := SCORERS.get(n)).family == family]
+
+
+def scorers_for_task(task: Task) -> list[ScorerInfo]:
+    """The scorers that run on ``task``: its family's, less those that do not apply."""
+    return [info for info in scorers_for(task.family)
+            if info.applies is None or info.applies(task)]
+
+
+def score_all(task: Task, example: Example, output: Output) -> dict[str, dict[str, Any]]:
+    """Every applicable scorer's score of one output, as stored (JSON form)."""
+    return {info.name: info.score(task, example, output).to_json()
+            for info in scorers_for_task(task)}

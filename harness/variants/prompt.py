@@ -1,17 +1,25 @@
 """Prompt variants: a YAML file naming a template file plus how to fill it.
 
 A template is a Jinja2 file (sandboxed, strict about undefined names), never
-Python. It sees ``task`` (name, description), ``labels`` (name and
-description each), ``shots`` (examples drawn from ``train`` by seed) and
-``input`` (the example's text).
+Python. It sees ``task`` (name, description, family), ``labels`` (name and
+description each; empty outside classification), ``shots`` (examples drawn
+from ``train`` by seed), ``input`` (the example's text), ``schema`` (a
+format task's JSON Schema as compact JSON, else empty) and ``glossary`` (a
+terminology task's entries: ``preferred``, ``acronym``, ``forbidden``).
+
+One variant can serve every family: ``templates`` maps a family to its own
+template file (used instead of ``template`` for that family), and
+``families`` limits the families a variant runs on (calibration, say, only
+means something for label scoring).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -20,8 +28,8 @@ import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UsageError
-from harness.tasks import Example, Task
-from harness.yamlio import load_yaml, validate
+from harness.tasks import ClassificationTask, Example, Task, TerminologyTask
+from harness.yamlio import YamlDoc, load_yaml, validate
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 
@@ -59,6 +67,8 @@ class VariantSpec(BaseModel):
     train: TrainSpec | None = None
     description: str = ""
     template: str
+    templates: dict[Literal["classification", "format", "tone", "terminology"], str] = {}
+    families: list[Literal["classification", "format", "tone", "terminology"]] | None = None
     shots: int = Field(0, ge=0, le=64)
     shot_selection: Literal["stratified", "random"] = "stratified"
     calibrate: bool = False
@@ -82,11 +92,16 @@ class Variant:
     path: Path
     template_text: str
     digest: str
+    family_templates: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         """The variant's name."""
         return self.spec.name
+
+    def applies_to(self, task: Task) -> bool:
+        """Whether this variant runs on ``task`` (its ``families``, if any)."""
+        return self.spec.families is None or task.family in self.spec.families
 
     def render(self, task: Task, input_text: str, shots: Sequence[Example]) -> str:
         """Fill the template for one input.
@@ -99,23 +114,35 @@ class Variant:
         env = jinja2.sandbox.SandboxedEnvironment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
             autoescape=False)
-        labels = [{"name": k, "description": v} for k, v in task.spec.labels.items()]
+        spec = task.spec
+        labels = ([{"name": k, "description": v} for k, v in spec.labels.items()]
+                  if isinstance(spec, ClassificationTask) else [])
+        schema = task.resources.get("schema")
+        glossary = ([{"preferred": e.preferred, "acronym": e.acronym,
+                      "forbidden": list(e.forbidden)} for e in spec.glossary]
+                    if isinstance(spec, TerminologyTask) else [])
+        source = self.family_templates.get(task.family, self.template_text)
         try:
-            template = env.from_string(self.template_text)
+            template = env.from_string(source)
             text = template.render(
-                task={"name": task.name, "description": task.spec.description},
-                labels=labels, shots=shots, input=input_text)
+                task={"name": task.name, "description": spec.description,
+                      "family": task.family},
+                labels=labels, shots=shots, input=input_text, glossary=glossary,
+                schema=json.dumps(schema, ensure_ascii=False) if schema else "")
         except jinja2.TemplateError as exc:
             line = getattr(exc, "lineno", None)
-            raise UsageError(f"template error: {exc}", self._template_path(), line) from None
+            raise UsageError(f"template error: {exc}", self._template_path(task.family),
+                             line) from None
         return text.rstrip(" ")
 
     def adapter_path(self) -> Path | None:
         """The adapter file a ``lora`` variant names, resolved, if any."""
         return (self.path.parent / self.spec.adapter).resolve() if self.spec.adapter else None
 
-    def _template_path(self) -> Path:
-        return (self.path.parent / self.spec.template).resolve()
+    def _template_path(self, family: str | None = None) -> Path:
+        rel = {str(k): v for k, v in self.spec.templates.items()}.get(
+            str(family), self.spec.template)
+        return (self.path.parent / rel).resolve()
 
 
 def load_variant(path: str | Path) -> Variant:
@@ -126,19 +153,30 @@ def load_variant(path: str | Path) -> Variant:
     """
     doc = load_yaml(path)
     spec = validate(VariantSpec, doc)
-    tpath = (doc.path.parent / spec.template).resolve()
+    text = _read_template(doc, spec.template, ("template",))
+    extra = {str(fam): _read_template(doc, rel, ("templates", fam))
+             for fam, rel in spec.templates.items()}
+    remote = spec.adapter is not None and spec.adapter.startswith(("ollama:", "ft:"))
+    if spec.adapter is not None and not remote and not (doc.path.parent / spec.adapter).exists():
+        raise doc.error(f"adapter not found: {(doc.path.parent / spec.adapter).resolve()}",
+                        ("adapter",), hint="train one with `tunegate train TASK`")
+    blob = doc.path.read_bytes() + text.encode() + "".join(
+        extra[f] for f in sorted(extra)).encode()
+    digest = hashlib.sha256(blob).hexdigest()[:16]
+    return Variant(spec=spec, path=doc.path, template_text=text, digest=digest,
+                   family_templates=extra)
+
+
+def _read_template(doc: YamlDoc, rel: str, loc: tuple[str, ...]) -> str:
+    tpath = (doc.path.parent / rel).resolve()
     if not tpath.is_file():
-        raise doc.error(f"template file not found: {tpath}", ("template",))
+        raise doc.error(f"template file not found: {tpath}", loc)
     text = tpath.read_text(encoding="utf-8")
     try:
         jinja2.sandbox.SandboxedEnvironment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
         raise UsageError(f"template syntax error: {exc.message}", tpath, exc.lineno) from None
-    if spec.adapter is not None and not (doc.path.parent / spec.adapter).exists():
-        raise doc.error(f"adapter not found: {(doc.path.parent / spec.adapter).resolve()}",
-                        ("adapter",), hint="train one with `tunegate train TASK`")
-    digest = hashlib.sha256(doc.path.read_bytes() + text.encode()).hexdigest()[:16]
-    return Variant(spec=spec, path=doc.path, template_text=text, digest=digest)
+    return text
 
 
 def select_shots(task: Task, variant: Variant, seed: int) -> tuple[Example, ...]:

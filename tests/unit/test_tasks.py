@@ -111,7 +111,7 @@ def test_unsupported_format(project, edit):
     edit(project.task, "dev: data/dev.jsonl", "dev: data/dev.txt")
     with pytest.raises(UsageError, match="unsupported data format '.txt'") as err:
         load_task(project.task)
-    assert err.value.hint == "use .jsonl, .csv or .tsv"
+    assert err.value.hint == "use .jsonl, .json, .csv or .tsv"
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -135,7 +135,8 @@ def test_unknown_family_of_wrong_type_is_a_user_error(project, edit):
     edit(project.task, "family: classification", "family: {kind: classification}")
     with pytest.raises(UsageError, match="unknown family") as err:
         load_task(project.task)
-    assert (err.value.line, err.value.hint) == (2, "one of: classification")
+    assert (err.value.line, err.value.hint) == (
+        2, "one of: classification, format, tone, terminology")
 
 
 def test_split_rule_is_deterministic(tmp_path):

@@ -1,0 +1,187 @@
+"""Family-specific checks run when a task loads, located as ``file:line``.
+
+Format: the JSON Schema itself is checked first (draft 2020-12; an invalid
+schema is a task error), then every gold object must parse and validate;
+a regex must compile and match every gold line. Tone: the style classifier
+needs at least two classes with examples each. Terminology: no duplicate or
+conflicting glossary entries. What the checks load (the schema, the style
+examples) is returned as the task's resources.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import UsageError
+from harness.taskspec import AnyTask, FormatTask, TerminologyTask, ToneTask
+from harness.yamlio import YamlDoc
+
+if TYPE_CHECKING:
+    from harness.tasks import Example
+
+MIN_PER_STYLE = 4
+
+
+def check_family(spec: AnyTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
+                 ) -> tuple[dict[str, Any], list[Path]]:
+    """Run the family's checks; return its resources and the extra files it read.
+
+    Raises:
+        UsageError: A family-specific mistake, located in the task or data file.
+    """
+    if isinstance(spec, FormatTask):
+        return _check_format(spec, examples, doc)
+    if isinstance(spec, ToneTask):
+        return _check_tone(spec, examples, doc)
+    if isinstance(spec, TerminologyTask):
+        _check_glossary(spec, doc)
+    return {}, []
+
+
+def _load_schema(spec: FormatTask, doc: YamlDoc) -> tuple[dict[str, Any] | None, list[Path]]:
+    raw = spec.json_schema
+    if raw is None:
+        return None, []
+    if isinstance(raw, dict):
+        return raw, []
+    path = (doc.path.parent / raw).resolve()
+    if not path.is_file():
+        raise doc.error(f"schema file not found: {path}", ("schema",))
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"schema is not valid JSON: {exc.msg}", path, exc.lineno) from None
+    if not isinstance(loaded, dict):
+        raise UsageError("a JSON Schema must be an object", path, 1)
+    return loaded, [path]
+
+
+def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
+                  ) -> tuple[dict[str, Any], list[Path]]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if spec.format == "regex":
+        assert spec.regex is not None
+        try:
+            pattern = re.compile(spec.regex)
+        except re.error as exc:
+            raise doc.error(f"regex does not compile: {exc}", ("regex",)) from None
+        for rows in examples.values():
+            for ex in rows:
+                if pattern.fullmatch(ex.target.strip()) is None:
+                    raise UsageError(f"gold output of example {ex.id!r} does not match the "
+                                     "task's regex", ex.source, ex.line)
+        return {"regex": pattern}, []
+    schema, files = _load_schema(spec, doc)
+    if schema is not None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path) or "(root)"
+            raise doc.error(f"invalid JSON Schema at {where}: {exc.message}",
+                            ("schema",), hint="the schema must be valid draft 2020-12") from None
+    validator = Draft202012Validator(schema) if schema is not None else None
+    for rows in examples.values():
+        for ex in rows:
+            try:
+                gold = json.loads(ex.target)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"gold output of example {ex.id!r} is not JSON: {exc.msg}",
+                                 ex.source, ex.line) from None
+            if validator is not None:
+                err = next(iter(validator.iter_errors(gold)), None)
+                if err is not None:
+                    where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+                    raise UsageError(f"gold object of example {ex.id!r} does not match the "
+                                     f"schema at {where}: {err.message}", ex.source, ex.line)
+    return {"schema": schema}, files
+
+
+def _style_examples(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
+                    ) -> tuple[list[tuple[str, str]], list[Path]]:
+    from harness.tasks import _rows  # the shared JSONL/CSV reader
+
+    st = spec.style
+    if st.examples is None:
+        pairs = [(ex.input, st.source) for ex in examples.get("train", ())]
+        pairs += [(ex.target, st.target) for ex in examples.get("train", ())]
+        return pairs, []
+    path = (doc.path.parent / st.examples).resolve()
+    if not path.is_file():
+        raise doc.error(f"style examples file not found: {path}", ("style", "examples"))
+    out = []
+    for lineno, row in _rows(path):
+        for col in (st.text_column, st.label_column):
+            if col not in row:
+                raise UsageError(f"column {col!r} missing in style examples", path, lineno,
+                                 hint=f"columns there: {', '.join(map(str, row))}")
+        out.append((str(row[st.text_column]), str(row[st.label_column])))
+    return out, [path]
+
+
+def _check_tone(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
+                ) -> tuple[dict[str, Any], list[Path]]:
+    pairs, files = _style_examples(spec, examples, doc)
+    counts: dict[str, int] = {}
+    for _, label in pairs:
+        counts[label] = counts.get(label, 0) + 1
+    loc = ("style", "examples") if spec.style.examples else ("style",)
+    if len(counts) < 2:
+        only = ", ".join(repr(c) for c in counts) or "none"
+        raise doc.error(f"a tone task needs labelled examples of at least 2 styles; found "
+                        f"only {only}", loc,
+                        hint="the style classifier must learn the target style against others")
+    if spec.style.target not in counts:
+        raise doc.error(f"no style example is labelled with the target style "
+                        f"{spec.style.target!r}", ("style",),
+                        hint=f"labels there: {', '.join(sorted(counts))}")
+    thin = sorted(c for c, n in counts.items() if n < MIN_PER_STYLE)
+    if thin:
+        raise doc.error(f"style {thin[0]!r} has fewer than {MIN_PER_STYLE} examples", loc)
+    if spec.judge is not None:
+        from harness.backends.base import parse_spec
+
+        try:
+            parse_spec(spec.judge.model)
+        except UsageError as exc:
+            raise doc.error(exc.message, ("judge", "model"), hint=exc.hint) from None
+    return {"style_examples": tuple(pairs)}, files
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _check_glossary(spec: TerminologyTask, doc: YamlDoc) -> None:
+    preferred: dict[str, int] = {}
+    forbidden: dict[str, int] = {}
+    for i, entry in enumerate(spec.glossary):
+        line = doc.line_of(("glossary", i))
+        head = entry.acronym if entry.acronym is not None else entry.preferred
+        key = _key(head)
+        if key in preferred:
+            first = spec.glossary[preferred[key]]
+            what = "conflicting" if first.preferred != entry.preferred else "duplicate"
+            raise UsageError(f"{what} glossary entry for {head!r} (first at line "
+                             f"{doc.line_of(('glossary', preferred[key]))})", doc.path, line,
+                             hint="each term or acronym may appear once")
+        preferred[key] = i
+        if entry.acronym is not None:
+            preferred.setdefault(_key(entry.preferred), i)
+        for bad in entry.forbidden:
+            if _key(bad) == _key(entry.preferred):
+                raise UsageError(f"glossary entry {head!r} forbids its own preferred form",
+                                 doc.path, line)
+            forbidden.setdefault(_key(bad), i)
+    for key, i in forbidden.items():
+        j = preferred.get(key)
+        if j is not None and j != i:
+            raise UsageError(f"conflicting glossary: {key!r} is forbidden by the entry at line "
+                             f"{doc.line_of(('glossary', i))} but preferred at line "
+                             f"{doc.line_of(('glossary', j))}",
+                             doc.path, doc.line_of(("glossary", i)))
