@@ -35,6 +35,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "max_length": (8, 32768),
 }
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_USES_INPUT = re.compile(r"\{[{%][^}]*\binput\b")
 # Capability words (torch's report plus CPU flags) that mean native bf16 matmul.
 _NATIVE_BF16 = ("AVX512_BF16", "AMX_BF16", "AMX")
 
@@ -158,7 +159,7 @@ def validate_train_options(options: TrainOptions) -> TrainOptions:
         if not _MODULE_NAME.match(module):
             raise UsageError(f"bad target module name {module!r}",
                              hint="module names like q_proj or mlp.down_proj")
-    if options.template is not None and "input" not in options.template:
+    if options.template is not None and not _USES_INPUT.search(options.template):
         raise UsageError("the training template never uses {{ input }}",
                          hint="e.g. " + DEFAULT_TEMPLATE.replace("\n", "\\n"))
     return options
