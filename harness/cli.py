@@ -224,6 +224,48 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return res.exit_code
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a LoRA adapter on a task's train split and export it (peft, GGUF, Modelfile)."""
+    from harness.tasks import load_task
+    from harness.training import TrainOptions, train_adapter
+
+    modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
+    if args.template and not Path(args.template).is_file():
+        raise UsageError("template file not found", args.template)
+    options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
+                           seed=args.seed, batch_size=args.batch_size, target_modules=modules,
+                           early_stop_on_dev=args.early_stop, device=args.device,
+                           max_length=args.max_length,
+                           template=Path(args.template).read_text(encoding="utf-8")
+                           if args.template else None)
+    task = load_task(args.task)
+    out = Path(args.out) if args.out else Path("adapters") / task.name
+    try:
+        res = train_adapter(task, model=args.model, out_dir=out, options=options,
+                            force=args.force, progress=_out)
+    except KeyboardInterrupt:
+        _err("interrupted: no adapter was written (a partial one is never left in place)")
+        return EXIT_INTERRUPTED
+    losses = ", ".join(f"{x:.4f}" for x in res.train_loss)
+    _out(f"adapter: {res.out_dir} (train loss per epoch {losses}; {res.wall_s:.1f} s, "
+         f"{res.tokens_trained} tokens, GGUF LoRA {res.adapter_bytes} bytes)")
+    return EXIT_OK
+
+
+def cmd_export_lmeval(args: argparse.Namespace) -> int:
+    """Write lm-eval task YAML + data; with --run, run it in lm-eval and import the samples."""
+    from harness.lmeval import LmevalOptions, export_command
+
+    run = None
+    if args.run:
+        run = LmevalOptions(args.run, args.model_args, args.kind, Path(args.out),
+                            args.limit, args.batch_size, args.seed)
+    for line in export_command(args.task, args.out, args.variant, args.split, args.seed, run,
+                               args.store):
+        _out(line)
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunegate", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -269,6 +311,42 @@ def _parser() -> argparse.ArgumentParser:
                    help="justified: the verdict must be FINE-TUNE JUSTIFIED; no-regression: "
                    "the candidate must not be significantly worse than the baseline")
     g.set_defaults(fn=cmd_gate)
+    t = sub.add_parser("train", help="train a LoRA adapter on a task's train split: peft "
+                       "directory, GGUF LoRA, Ollama Modelfile and training.json")
+    t.add_argument("task", help="task YAML file")
+    t.add_argument("--model", default="embedded", help="embedded (default), embedded:PATH.gguf, "
+                   "hf:PATH or hf:embedded")
+    t.add_argument("--out", default=None, help="output directory (default adapters/TASK)")
+    t.add_argument("--force", action="store_true", help="replace an existing adapter there")
+    t.add_argument("--rank", type=int, default=8)
+    t.add_argument("--alpha", type=int, default=16)
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--max-length", type=int, default=256)
+    t.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj",
+                   help="comma-separated module names that get LoRA matrices")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--early-stop", action="store_true",
+                   help="stop when the dev loss stops improving (keeps the best epoch)")
+    t.add_argument("--template", default=None, help="Jinja2 prompt template file "
+                   "(default: 'Message: {{ input }}\\nAnswer:')")
+    t.set_defaults(fn=cmd_train)
+    lm = sub.add_parser("export-lmeval", parents=[where], help="write lm-eval task YAML + "
+                        "data (absolute paths); --run runs it in lm-eval and imports samples")
+    lm.add_argument("task", help="task YAML file")
+    lm.add_argument("--out", required=True, help="directory for the YAML and data")
+    lm.add_argument("--variant", help="prompt variant YAML (default: zero-shot)")
+    lm.add_argument("--split", default="test", choices=["dev", "test"])
+    lm.add_argument("--seed", type=int, default=0, help="seed for the variant's shots")
+    lm.add_argument("--run", metavar="LM_EVAL_MODEL", help="run it: hf, local-completions, ...")
+    lm.add_argument("--model-args", default="", help="lm-eval model_args (key=value,...)")
+    lm.add_argument("--kind", default="multiple_choice",
+                    choices=["multiple_choice", "generate_until"])
+    lm.add_argument("--limit", type=int, help="first N test examples only")
+    lm.add_argument("--batch-size", type=int, default=1)
+    lm.set_defaults(fn=cmd_export_lmeval)
     return p
 
 

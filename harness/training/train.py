@@ -63,7 +63,8 @@ def train_adapter(task: Task, *, model: str = "embedded", out_dir: Path,
     Args:
         task: A loaded task; its ``train`` split is the training data and its
             ``dev`` split (if any) gives the dev loss.
-        model: ``embedded`` (default), ``embedded:PATH.gguf`` or ``hf:PATH``.
+        model: ``embedded`` (default), ``embedded:PATH.gguf``, ``hf:PATH`` or
+            ``hf:embedded`` (the same as ``embedded``).
         out_dir: Directory to create: ``peft/``, ``adapter.gguf``, ``Modelfile``,
             ``training.json``.
         options: Hyper-parameters (checked with :func:`validate_train_options`).
@@ -140,6 +141,8 @@ def resolve_base(model: str, progress: Progress | None = None) -> BaseModel:
         UsageError: An unsupported spec, a missing file or directory.
     """
     kind, _, rest = model.strip().partition(":")
+    if kind == "hf" and rest == "embedded":  # the HF copy of the embedded model: the same base
+        kind, rest = "embedded", ""
     if kind == "embedded":
         if rest:
             gguf = Path(rest).expanduser()
