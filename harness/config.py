@@ -105,6 +105,12 @@ class RunConfig:
     variants: tuple[Variant, ...]
     models: tuple[ModelSpec, ...]
     digest: str
+    exclude: frozenset[tuple[str, str]] = frozenset()
+    """(variant name, model spec) pairs not to run (``compare-base`` uses it)."""
+
+    def runs(self, variant: Variant, model: ModelSpec) -> bool:
+        """Whether ``variant`` runs on ``model`` in this config."""
+        return (variant.name, str(model)) not in self.exclude
 
     def to_json(self) -> dict[str, Any]:
         """The config as recorded in the store (resolved paths, digests)."""
@@ -120,6 +126,7 @@ class RunConfig:
             "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
                           "kind": v.spec.kind} for v in self.variants],
             "models": [str(m) for m in self.models],
+            "exclude": sorted([v, m] for v, m in self.exclude),
         }
 
 

@@ -120,7 +120,7 @@ class Runner:
         spec = self.config.spec
         for task in self.config.tasks:
             for variant in self.config.variants:
-                if not variant.applies_to(task):
+                if not variant.applies_to(task) or not self.config.runs(variant, model):
                     continue
                 units = []
                 for split in spec.splits:
@@ -132,10 +132,9 @@ class Runner:
 
     def _total(self) -> int:
         spec = self.config.spec
-        per_model = sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
-                        for t in self.config.tasks for s in spec.splits
-                        for v in self.config.variants if v.applies_to(t))
-        return per_model * len(self.config.models)
+        return sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
+                   for m in self.config.models for t in self.config.tasks for s in spec.splits
+                   for v in self.config.variants if v.applies_to(t) and self.config.runs(v, m))
 
     def run(self) -> RunResult:
         """Run (or resume) the config; returns counts. Re-raises KeyboardInterrupt."""
@@ -172,8 +171,10 @@ class Runner:
                     resolved = resolve_adapter(task, variant, spec, self.store.root,
                                                lambda line: log.info("train: %s", line))
                     if resolved.training is not None:
-                        self.store.put_training(run_id, task.name, variant.name,
-                                                resolved.training)
+                        # Several models: the analysis names variants "variant@model".
+                        name = (variant.name if len(self.config.models) == 1
+                                else f"{variant.name}@{spec}")
+                        self.store.put_training(run_id, task.name, name, resolved.training)
                     model = self._model(resolved.spec, models)
                     shots = select_shots(task, variant, self.config.spec.seed)
                     plan = make_plan(model, task, variant, shots)

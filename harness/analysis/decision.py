@@ -137,9 +137,10 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
         task["candidate"] = cand
         by_cand = {c["candidate"]: c for c in task["comparisons"]}
         rag = _pick(task, "rag")
-        econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0),
-                          trainings.get((task["task"], cand.split("@")[0])))
-        task["training"] = trainings.get((task["task"], cand.split("@")[0]))
+        training = (trainings.get((task["task"], cand))
+                    or trainings.get((task["task"], cand.split("@")[0])))
+        econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0), training)
+        task["training"] = training
         task["economics"] = _econ_json(econ) if econ else None
         v = decide(_comparison(by_cand[cand]), econ, decision["min_gain"],
                    decision["max_payback_months"],

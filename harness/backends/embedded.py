@@ -30,7 +30,7 @@ from harness.backends.base import (
 )
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
-from harness.models import embedded_gguf, file_digest
+from harness.models import file_digest, resolve_embedded
 
 log = logging.getLogger(__name__)
 _QUIET: list[object] = []  # keeps the ctypes log callback alive
@@ -153,14 +153,8 @@ class EmbeddedBackend:
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> EmbeddedBackend:
-    """Build the embedded backend: ``embedded`` or ``embedded:PATH.gguf``."""
-    if spec.model:
-        path = Path(spec.model).expanduser()
-        if not path.is_file():
-            raise UsageError(f"GGUF model file not found: {path}", hint="embedded:PATH.gguf")
-        digest = file_digest(path)
-    else:
-        path, digest = embedded_gguf()
+    """Build the embedded backend: ``embedded``, ``embedded:q8_0`` or ``embedded:PATH.gguf``."""
+    path, digest = resolve_embedded(spec.model)
     adapter = None
     if spec.adapter:
         adapter = Path(spec.adapter).expanduser()
