@@ -224,6 +224,29 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return res.exit_code
 
 
+def cmd_compare_base(args: argparse.Namespace) -> int:
+    """Old base + adapter vs new base + prompting (+ retrained adapter), paired."""
+    from harness.compare_base import compare_base
+
+    update, stop = _progress_bar()
+    try:
+        res = compare_base(args.config, args.old, args.new, retrain=args.retrain,
+                           store=args.store, reports=args.reports, progress=update)
+    except KeyboardInterrupt:
+        stop()
+        _err("interrupted: finished examples are kept; run the same command to resume")
+        return EXIT_INTERRUPTED
+    finally:
+        stop()
+    if res.tokenizer_note:
+        _out(f"note: {res.tokenizer_note}")
+    for d in res.decisions:
+        _out(f"{d.task}: {d.label}: {d.reason}")
+    _out(f"report: {res.report_dir / 'index.html'}")
+    _out(f"summary: {res.report_dir / 'compare_base.md'}")
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a LoRA adapter on a task's train split and export it (peft, GGUF, Modelfile)."""
     from harness.tasks import load_task
@@ -311,6 +334,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="justified: the verdict must be FINE-TUNE JUSTIFIED; no-regression: "
                    "the candidate must not be significantly worse than the baseline")
     g.set_defaults(fn=cmd_gate)
+    cb = sub.add_parser("compare-base", parents=[where], help="new base-model release: old "
+                        "base + adapter vs new base + best prompt (and a retrained adapter)")
+    cb.add_argument("config")
+    cb.add_argument("--old", required=True, help="the base the adapter was trained on, "
+                    "e.g. embedded")
+    cb.add_argument("--new", required=True, help="the new base, e.g. embedded:q8_0 or "
+                    "openai:NEW-MODEL")
+    cb.add_argument("--retrain", action="store_true",
+                    help="also train the lora variants afresh on the new base")
+    cb.set_defaults(fn=cmd_compare_base)
     t = sub.add_parser("train", help="train a LoRA adapter on a task's train split: peft "
                        "directory, GGUF LoRA, Ollama Modelfile and training.json")
     t.add_argument("task", help="task YAML file")
