@@ -10,6 +10,9 @@ in flight. Options (after ``?`` in the spec, or ``BackendOptions.extra``):
 - ``endpoint``: ``completions`` (plain prompts, default) or ``chat``.
 - ``logprobs``: ``auto`` (probe once), ``true`` or ``false``.
 - ``concurrency`` (default 8) and ``timeout`` seconds (default 120).
+- ``extra_body``: a JSON object merged into every request, for server
+  sampling defaults that differ (llama.cpp server applies
+  ``repeat_penalty`` 1.1 unless sent ``{"repeat_penalty": 1.0}``).
 
 Label scoring uses the completions endpoint with ``echo`` and ``logprobs``:
 one request per label, summing the log-probabilities of the label's tokens.
@@ -21,6 +24,7 @@ so for volume score in-process (``embedded``, ``hf:``) or generate.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -41,7 +45,8 @@ from harness.backends.remote import LoopThread, RemoteSpec, first_line, parse_re
 from harness.errors import UsageError
 
 log = logging.getLogger(__name__)
-OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "timeout")
+OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "timeout",
+           "extra_body")
 OPENAI_URL = "https://api.openai.com/v1"
 MANY_ECHO_REQUESTS = 1000
 SLOW_ECHO_S = 2.0
@@ -76,6 +81,8 @@ class OpenAIBackend:
         self._key = key or "none"  # local servers accept any key unless started with one
         concurrency = int(remote.number("concurrency", 8, 1, 256))
         timeout = remote.number("timeout", 120.0, 1.0, 3600.0)
+        self._extra_text = remote.get("extra_body", "")
+        self._extra = _json_object(self._extra_text)
         self._loop = LoopThread("tunegate-openai")
         self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
                                           timeout=timeout, max_retries=0)
@@ -103,7 +110,9 @@ class OpenAIBackend:
     @property
     def identity(self) -> dict[str, str | None]:
         """Backend, endpoint + model + server, and the adapter name."""
-        return {"backend": "openai", "model": f"{self.endpoint}:{self.model}@{self.base_url}",
+        extra = f"+{self._extra_text}" if self._extra else ""
+        return {"backend": "openai",
+                "model": f"{self.endpoint}:{self.model}@{self.base_url}{extra}",
                 "adapter": self.adapter}
 
     # -- errors -----------------------------------------------------------------
@@ -196,6 +205,8 @@ class OpenAIBackend:
             "model": self.served_model, "max_tokens": request.max_tokens,
             "temperature": request.temperature, "seed": request.seed,
             "stop": list(request.stop)[:4] or None}
+        if self._extra:
+            common["extra_body"] = self._extra
         if self.endpoint == "chat":
             resp = self._call(self._client.chat.completions.create,
                               messages=[{"role": "user", "content": request.prompt}], **common)
@@ -288,6 +299,24 @@ class OpenAIBackend:
             except Exception:  # noqa: BLE001 - closing; nothing to report
                 log.debug("openai client close failed", exc_info=True)
             self._loop.close()
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """Parse the ``extra_body`` option.
+
+    Raises:
+        UsageError: Not a JSON object.
+    """
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"openai backend: extra_body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError("openai backend: extra_body must be a JSON object",
+                         hint='e.g. extra_body={"repeat_penalty": 1.0}')
+    return value
 
 
 def _root_cause(exc: BaseException) -> str:
