@@ -1,0 +1,76 @@
+"""lm-eval export: YAML that lm-eval's own TaskManager loads, with tunegate's prompts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.lmeval import export_lmeval, label_regex
+from harness.predict import label_continuations, match_label
+from harness.tasks import load_task
+from harness.variants.prompt import load_variant
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK = ROOT / "tasks" / "support_routing.yaml"
+
+
+def test_export_writes_absolute_paths_and_rendered_prompts(tmp_path: Path) -> None:
+    task = load_task(TASK)
+    variant = load_variant(ROOT / "baselines" / "few_shot.yaml")
+    out = export_lmeval(task, tmp_path / "lm", variant, "test", seed=13)
+    assert out.tasks == ("tunegate_support_routing_few_shot",
+                         "tunegate_support_routing_few_shot_gen")
+    mc = yaml.safe_load(out.yaml_files[0].read_text())
+    data = Path(mc["dataset_kwargs"]["data_files"]["test"])
+    assert data.is_absolute() and data == out.data_file
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [ex.id for ex in task.split("test")]
+    from harness.variants.prompt import select_shots
+
+    first = task.split("test")[0]
+    prompt = variant.render(task, first.input, select_shots(task, variant, 13))
+    assert rows[0]["prompt"] == prompt
+    assert rows[0]["choices"] == list(label_continuations(prompt, list(task.spec.labels)))
+    assert list(task.spec.labels)[rows[0]["gold"]] == first.target
+    gen = yaml.safe_load(out.yaml_files[1].read_text())
+    assert gen["filter_list"][0]["filter"][0]["regex_pattern"].startswith("(?i)")
+
+
+@pytest.mark.parametrize("text", [" tide", "TIDE.", " Tide\n", "I think TIDE", "TIDE or ORCA",
+                                  "", "  orca!"])
+def test_label_regex_agrees_with_strict_matching(text: str) -> None:
+    labels = ["ORCA", "TIDE"]
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    found = re.findall(label_regex(labels), line)
+    ours = match_label(text, labels)
+    assert (found[0].upper() if found else None) == ours
+
+
+def test_lm_eval_task_manager_loads_the_export(tmp_path: Path) -> None:
+    pytest.importorskip("lm_eval", reason="needs the lmeval extra")
+    from harness.lmeval import import_lm_eval
+
+    import_lm_eval()
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    out = export_lmeval(load_task(TASK), tmp_path, None, "test")
+    manager = TaskManager(include_path=str(tmp_path))
+    assert set(out.tasks) <= set(manager.all_tasks)
+    tasks = get_task_dict(list(out.tasks), manager)
+    mc = tasks[out.tasks[0]]
+    docs = list(mc.test_docs())
+    assert len(docs) == len(out.ids)
+    assert mc.doc_to_text(docs[0]) == docs[0]["prompt"]
+    assert mc.doc_to_choice(docs[0])[mc.doc_to_target(docs[0])] == " " + \
+        load_task(TASK).split("test")[0].target
+
+
+def test_cli_export_and_bad_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export-lmeval", str(TASK), "--out", str(tmp_path / "x")]) == 0
+    assert "lm_eval --include_path" in capsys.readouterr().out
+    assert main(["export-lmeval", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)]) == 2
