@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
-from harness.taskspec import AnyTask, FormatTask, TerminologyTask, ToneTask
-from harness.yamlio import YamlDoc
+from harness.taskspec import AnyTask, FormatTask, GlossaryFile, TerminologyTask, ToneTask
+from harness.yamlio import YamlDoc, load_yaml, validate
 
 if TYPE_CHECKING:
     from harness.tasks import Example
@@ -38,7 +38,7 @@ def check_family(spec: AnyTask, examples: Mapping[str, Sequence[Example]], doc: 
     if isinstance(spec, ToneTask):
         return _check_tone(spec, examples, doc)
     if isinstance(spec, TerminologyTask):
-        _check_glossary(spec, doc)
+        return _check_glossary(spec, doc)
     return {}, []
 
 
@@ -157,15 +157,26 @@ def _key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _check_glossary(spec: TerminologyTask, doc: YamlDoc) -> None:
+def _check_glossary(spec: TerminologyTask, doc: YamlDoc
+                    ) -> tuple[dict[str, Any], list[Path]]:
+    files: list[Path] = []
+    if isinstance(spec.glossary, str):
+        path = (doc.path.parent / spec.glossary).resolve()
+        if not path.is_file():
+            raise doc.error(f"glossary file not found: {path}", ("glossary",))
+        gdoc = load_yaml(path)
+        entries = validate(GlossaryFile, gdoc).glossary
+        doc, files = gdoc, [path]
+    else:
+        entries = spec.glossary
     preferred: dict[str, int] = {}
     forbidden: dict[str, int] = {}
-    for i, entry in enumerate(spec.glossary):
+    for i, entry in enumerate(entries):
         line = doc.line_of(("glossary", i))
         head = entry.acronym if entry.acronym is not None else entry.preferred
         key = _key(head)
         if key in preferred:
-            first = spec.glossary[preferred[key]]
+            first = entries[preferred[key]]
             what = "conflicting" if first.preferred != entry.preferred else "duplicate"
             raise UsageError(f"{what} glossary entry for {head!r} (first at line "
                              f"{doc.line_of(('glossary', preferred[key]))})", doc.path, line,
@@ -185,3 +196,6 @@ def _check_glossary(spec: TerminologyTask, doc: YamlDoc) -> None:
                              f"{doc.line_of(('glossary', i))} but preferred at line "
                              f"{doc.line_of(('glossary', j))}",
                              doc.path, doc.line_of(("glossary", i)))
+    if spec.mode == "terms" and not entries:
+        raise doc.error("mode: terms needs a non-empty glossary", ("glossary",))
+    return {"glossary": tuple(entries)}, files

@@ -238,19 +238,25 @@ class GlossaryEntry(_Strict):
         return self.term if self.term is not None else str(self.expansion)
 
 
+class GlossaryFile(_Strict):
+    """A glossary kept in its own YAML file (``glossary: path`` in the task)."""
+
+    glossary: list[GlossaryEntry]
+
+
 class TerminologyTask(_TaskBase):
     """Use the house terms: expand acronyms exactly, prefer terms over forbidden variants."""
 
     family: Literal["terminology"]
     mode: Literal["expansion", "terms"] = "expansion"
-    glossary: list[GlossaryEntry] = []
+    glossary: list[GlossaryEntry] | str = []
     normalize: Normalize = Normalize(numbers=False)
     metric: Literal["expansion_accuracy", "required_term_recall"] | None = None
     generation: GenerationSpec = GenerationSpec(max_tokens=24, stop=["\n"])
 
     @model_validator(mode="after")
     def _mode(self) -> TerminologyTask:
-        if self.mode == "terms" and not self.glossary:
+        if self.mode == "terms" and self.glossary == []:
             raise ValueError("mode: terms needs a non-empty 'glossary'")
         if self.mode == "terms" and self.metric == "expansion_accuracy":
             raise ValueError("metric expansion_accuracy needs mode: expansion")

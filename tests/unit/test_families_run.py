@@ -1,0 +1,81 @@
+"""Generation families end to end with the fake backend: generate, parse, score, analyse.
+
+The fake model answers with the last capitalised word of the prompt, which
+is never a JSON record, rarely a long form and never a judge rating: every
+kind of unparseable or wrong output must be a scored, counted failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.analysis.results import build_results
+from harness.backends.base import BackendOptions
+from harness.config import load_config
+from harness.runner import Runner
+from harness.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CONFIG = """\
+name: families
+seed: 3
+tasks: [tasks/support_record.yaml, tasks/ops_acronyms.yaml, tasks/house_tone.yaml]
+variants: [baselines/zero_shot.yaml, baselines/few_shot.yaml, baselines/calibrated.yaml]
+models: [fake:keyword]
+limit: {dev: 3, test: 5}
+analysis: {resamples: 200}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "tasks", tmp_path / "tasks")
+    shutil.copytree(ROOT / "baselines", tmp_path / "baselines")
+    tone = tmp_path / "tasks" / "house_tone.yaml"
+    tone.write_text(tone.read_text() + "judge: {model: 'fake:keyword', rubric: 'Is it warm?'}\n")
+    (tmp_path / "run.yaml").write_text(CONFIG)
+    return tmp_path / "run.yaml"
+
+
+def test_generation_families_run_parse_score_and_analyse(project, tmp_path):
+    cfg = load_config(project)
+    store = Store(tmp_path / "store")
+    try:
+        result = Runner(cfg, store, BackendOptions()).run()
+        # calibrated is classification-only: 3 tasks x 2 variants x 8 examples
+        assert (result.records, result.errors) == (48, 0)
+        recs = list(store.records(result.run_id))
+        res = build_results(store.get_run(result.run_id), recs)
+    finally:
+        store.close()
+    fmt = next(r for r in recs if r.task == "support_record")
+    assert fmt.output["prediction"] is None and fmt.output["text"]  # raw kept, parse failed
+    assert fmt.output["detail"]["parse"] == "failed"
+    assert fmt.scores["field_f1"]["value"] == 0.0
+    assert "unparseable output" in fmt.scores["field_f1"]["explanation"]
+    tone = next(r for r in recs if r.task == "house_tone")
+    judge = tone.output["detail"]["judge"]
+    assert judge["invalid"] and judge["prompt"].startswith("You are grading a rewrite.")
+    assert tone.scores["judge_rubric"]["value"] is None
+    by_task = {t["task"]: t for t in res["tasks"]}
+    assert [v["name"] for v in by_task["support_record"]["variants"]] == ["zero_shot",
+                                                                        "few_shot"]
+    sr = by_task["support_record"]
+    assert (sr["family"], sr["metric"], sr["scorer"], sr["score_kind"]) == (
+        "format", "field_f1", "field_f1", "continuous")
+    zs = sr["variants"][0]
+    assert zs["unparseable"] == 5 and zs["parse"] == {"strict": 0, "extracted": 0, "failed": 5}
+    assert zs["scorers"]["schema_valid"]["mean"] == 0.0
+    assert sr["comparisons"][0]["test"] == "paired_permutation"
+    acr = by_task["ops_acronyms"]
+    assert (acr["scorer"], acr["score_kind"]) == ("expansion_accuracy", "binary")
+    assert acr["comparisons"][0]["test"] == "mcnemar_exact"
+    ht = by_task["house_tone"]["variants"][0]
+    assert ht["judge"]["asked"] == 5 and ht["judge"]["invalid"] == 5
+    assert ht["scorers"]["judge_rubric"]["unscored"] == 5
+    assert 0.0 <= ht["style_classifier"]["heldout_accuracy"] <= 1.0
+    assert "character-trigram" in ht["fluency_proxy"]
