@@ -116,11 +116,13 @@ def _mc_yaml(name: str, data: Path) -> dict[str, Any]:
         "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
 
 
-def _gen_yaml(name: str, data: Path, task: Task, labels: list[str]) -> dict[str, Any]:
+def _gen_yaml(name: str, data: Path, task: Task, labels: list[str],
+              max_gen_toks: int | None) -> dict[str, Any]:
     gen = task.spec.generation
     out = _base(name, data, "generate_until") | {
         "doc_to_target": "target", "target_delimiter": "",
-        "generation_kwargs": {"until": list(gen.stop), "max_gen_toks": gen.max_tokens,
+        "generation_kwargs": {"until": list(gen.stop),
+                              "max_gen_toks": max_gen_toks or gen.max_tokens,
                               "do_sample": gen.temperature > 0,
                               "temperature": gen.temperature},
         "metric_list": [{"metric": "exact_match", "aggregation": "mean",
@@ -134,8 +136,12 @@ def _gen_yaml(name: str, data: Path, task: Task, labels: list[str]) -> dict[str,
 
 
 def export_lmeval(task: Task, out_dir: Path, variant: Variant | None = None,
-                  split: str = "test", seed: int = 0) -> Exported:
+                  split: str = "test", seed: int = 0,
+                  max_gen_toks: int | None = None) -> Exported:
     """Write lm-eval task YAML and rendered data for ``task`` under ``out_dir``.
+
+    ``max_gen_toks`` overrides the task's generation budget (tunegate budgets a
+    generated label from its tokenized labels, which needs the model's tokenizer).
 
     Raises:
         UsageError: The split is empty or the directory cannot be written.
@@ -159,7 +165,7 @@ def export_lmeval(task: Task, out_dir: Path, variant: Variant | None = None,
         name = lm_task_name(task, variant, "multiple_choice")
         docs.append((name, _mc_yaml(name, data)))
     name = lm_task_name(task, variant, "generate_until")
-    docs.append((name, _gen_yaml(name, data, task, labels)))
+    docs.append((name, _gen_yaml(name, data, task, labels, max_gen_toks)))
     try:
         data.parent.mkdir(parents=True, exist_ok=True)
         data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),

@@ -210,3 +210,26 @@ def test_missing_key_for_openai_itself_names_the_variable(monkeypatch: pytest.Mo
     monkeypatch.delenv("MY_KEY", raising=False)
     with pytest.raises(UsageError, match="MY_KEY"):
         create(parse_spec("openai:gpt-4o-mini?api_key_env=MY_KEY"), BackendOptions())
+
+
+def test_tls_error_is_one_usage_line() -> None:
+    script = Scripted({("GET", "/v1/models"): [models_reply("m")]})
+    with Loopback(script) as srv, pytest.raises(UsageError) as info:
+        backend(srv.url.replace("http://", "https://"))
+    text = info.value.one_line()
+    assert "cannot connect" in text and "SSL" in text and "\n" not in text
+
+
+def test_extra_body_is_sent_and_part_of_the_identity() -> None:
+    script = Scripted({("GET", "/v1/models"): [models_reply("m")],
+                       ("POST", "/v1/completions"): [completion_reply("x")]})
+    with Loopback(script) as srv:
+        plain = backend(srv.url)
+        tuned = backend(srv.url, '&extra_body={"repeat_penalty": 1.0}')
+        tuned.generate(GenRequest("a"))
+        plain.close()
+        tuned.close()
+    assert script.seen[-1].body["repeat_penalty"] == 1.0
+    assert plain.identity != tuned.identity
+    with pytest.raises(UsageError, match="JSON object"):
+        backend("http://127.0.0.1:1", "&extra_body=[1]")
