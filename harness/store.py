@@ -4,6 +4,12 @@ The store is the only state. ``tunegate score`` and ``tunegate report``
 rebuild everything from it with zero model calls, and an interrupted run
 resumes from it. Every record is committed as it finishes (WAL mode), so a
 killed process loses at most the requests in flight.
+
+One connection serves all of a process's threads, one statement at a time
+(reads are fetched whole under the lock): a write issued while another
+thread's read is still open would run inside that read's snapshot and, once
+another process has committed, fail at once with "database is locked"
+instead of waiting for the busy timeout. Other processes wait up to 30 s.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +140,7 @@ class Store:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.path = self.root / "store.sqlite"
+        self._lock = threading.RLock()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
@@ -147,16 +155,23 @@ class Store:
         self._check_version()
 
     def _check_version(self) -> None:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            self._write("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        row = self._read("SELECT MAX(version) FROM schema_version")[0]
+        if row[0] is None:  # one statement: two processes creating the store write one row
+            self._write("INSERT INTO schema_version SELECT ? WHERE NOT EXISTS"
+                        " (SELECT 1 FROM schema_version)", (SCHEMA_VERSION,))
         elif row[0] > SCHEMA_VERSION:
             raise UsageError(f"store schema version {row[0]} is newer than this tunegate "
                              f"({SCHEMA_VERSION})", self.path, hint="upgrade tunegate")
 
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """All rows of one query, fetched while holding the connection."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         try:
-            self._db.execute(sql, args)
+            with self._lock:
+                self._db.execute(sql, args)
         except sqlite3.OperationalError as exc:
             raise UsageError(f"cannot write to the store: {exc}", self.path,
                              hint="check free disk space and permissions; "
@@ -164,15 +179,16 @@ class Store:
 
     def close(self) -> None:
         """Close the connection."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     # -- response cache -------------------------------------------------
     def get_response(self, key: str) -> dict[str, Any] | None:
         """Return the cached response for ``key``, with its latency, or ``None``."""
-        row = self._db.execute("SELECT response, latency_s FROM responses WHERE key = ?",
-                               (key,)).fetchone()
-        if row is None:
+        rows = self._read("SELECT response, latency_s FROM responses WHERE key = ?", (key,))
+        if not rows:
             return None
+        row = rows[0]
         out: dict[str, Any] = json.loads(row[0])
         out["_latency_s"] = row[1]
         return out
@@ -208,9 +224,9 @@ class Store:
 
     def resumable_run(self, config_digest: str) -> str | None:
         """Return the newest unfinished run of this config whose process is gone."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT run_id, pid FROM runs WHERE config_digest = ? AND status != 'done'"
-            " ORDER BY created DESC, rowid DESC", (config_digest,)).fetchall()
+            " ORDER BY created DESC, rowid DESC", (config_digest,))
         for run_id, pid in rows:
             if pid is None or pid == os.getpid() or not _alive(pid):
                 return str(run_id)
@@ -218,9 +234,9 @@ class Store:
 
     def runs(self) -> list[RunRow]:
         """All runs, oldest first."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT run_id, created, finished, status, config_path, config_digest, config,"
-            " model_calls FROM runs ORDER BY created, rowid").fetchall()
+            " model_calls FROM runs ORDER BY created, rowid")
         return [RunRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7])
                 for r in rows]
 
@@ -242,9 +258,9 @@ class Store:
     # -- records --------------------------------------------------------
     def done_keys(self, run_id: str) -> set[tuple[str, str, str, str, str, int]]:
         """Keys of records already stored for ``run_id`` (errors excluded)."""
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT task, variant, model, split, example_id, sample FROM records"
-            " WHERE run_id = ? AND error IS NULL", (run_id,)).fetchall()
+            " WHERE run_id = ? AND error IS NULL", (run_id,))
         return {(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows}
 
     def put_record(self, rec: Record) -> None:
@@ -259,12 +275,12 @@ class Store:
 
     def records(self, run_id: str) -> Iterator[Record]:
         """Every record of a run, in a stable order."""
-        cur = self._db.execute(
+        rows = self._read(
             "SELECT run_id, task, task_digest, variant, model, split, example_id, sample,"
             " target, output, scores, prompt_tokens, completion_tokens, latency_s, cached,"
             " error FROM records WHERE run_id = ?"
             " ORDER BY task, variant, model, split, example_id, sample", (run_id,))
-        for r in cur:
+        for r in rows:
             yield Record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), r[8],
                          json.loads(r[9]), json.loads(r[10]), int(r[11]), int(r[12]),
                          float(r[13]), bool(r[14]), r[15])
@@ -277,8 +293,8 @@ class Store:
 
     def trainings(self, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
         """Training records of a run by (task, variant)."""
-        rows = self._db.execute("SELECT task, variant, record FROM trainings WHERE run_id = ?",
-                                (run_id,)).fetchall()
+        rows = self._read("SELECT task, variant, record FROM trainings WHERE run_id = ?",
+                          (run_id,))
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 
     def update_scores(self, rec: Record, scores: Mapping[str, Any]) -> None:
