@@ -97,6 +97,8 @@ class Task:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     suffix = path.suffix.lower()
+    if suffix == ".json" and _starts_with_object(path):
+        suffix = ".jsonl"  # a .json file of one object per line is JSON Lines
     if suffix in (".jsonl", ".ndjson"):
         with path.open(encoding="utf-8") as fh:
             for lineno, raw in enumerate(fh, start=1):
@@ -127,13 +129,20 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                          hint="use .jsonl, .json, .csv or .tsv")
 
 
+def _starts_with_object(path: Path) -> bool:
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(4096).lstrip()
+    return head.startswith("{")
+
+
 def _json_array_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a ``.json`` file holding one array of objects, each with its line."""
     text = path.read_text(encoding="utf-8")
     dec = json.JSONDecoder()
     i = len(text) - len(text.lstrip())
     if not text.startswith("[", i):
-        raise UsageError("a .json data file must hold one array of objects", path, 1)
+        raise UsageError("a .json data file must hold one array of objects (or one object "
+                         "per line)", path, 1)
     i += 1
     while True:
         while i < len(text) and text[i] in " \t\r\n,":

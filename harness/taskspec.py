@@ -170,7 +170,8 @@ class StyleSpec(_Strict):
     """The labelled tone examples the style classifier learns from.
 
     Without ``examples`` they come from the train split: every input labelled
-    ``source`` and every target labelled ``target``.
+    ``source`` and every target labelled ``target``. At most ``max_per_style``
+    examples of each style (a seeded sample) train the classifier.
     """
 
     examples: str | None = None
@@ -179,6 +180,7 @@ class StyleSpec(_Strict):
     target: str = "target"
     source: str = "source"
     heldout: float = Field(0.2, gt=0.0, lt=0.5)
+    max_per_style: int = Field(5000, ge=10)
     seed: int = 0
 
 

@@ -127,12 +127,19 @@ def _classifier() -> Any:
 
 
 def train_style_models(pairs: Sequence[tuple[str, str]], target: str, heldout: float,
-                       seed: int) -> StyleModels:
-    """Fit the classifier and fluency LM; measure both on a stratified held-out part."""
+                       seed: int, max_per_style: int = 5000) -> StyleModels:
+    """Fit the classifier and fluency LM; measure both on a stratified held-out part.
+
+    At most ``max_per_style`` examples of each style are used (a seeded sample).
+    """
     rng = random.Random(seed)
     by_label: dict[str, list[str]] = {}
     for text, label in pairs:
         by_label.setdefault(label, []).append(text)
+    for label in sorted(by_label):
+        if len(by_label[label]) > max_per_style:
+            by_label[label] = rng.sample(by_label[label], max_per_style)
+    pairs = [(t, label) for label in sorted(by_label) for t in by_label[label]]
     train: list[tuple[str, str]] = []
     test: list[tuple[str, str]] = []
     for label in sorted(by_label):

@@ -51,7 +51,7 @@ def style_models(task: Task) -> StyleModels:
         if key not in _MODELS:
             st = _spec(task).style
             _MODELS[key] = train_style_models(task.resources["style_examples"], st.target,
-                                              st.heldout, st.seed)
+                                              st.heldout, st.seed, st.max_per_style)
         return _MODELS[key]
 
 
