@@ -55,8 +55,10 @@ class VariantSpec(BaseModel):
 
     A ``prompt`` variant is a template (plus shots and calibration). A
     ``lora`` variant is a (usually short) template plus an adapter: either
-    ``adapter`` (a GGUF LoRA file for the embedded backend) or ``train``
-    (train one on the task's train split, reused by digest).
+    ``adapter`` (``tunegate train``'s output directory, a GGUF LoRA file, a
+    peft directory, ``ollama:NAME`` or an OpenAI ``ft:`` model id; see
+    :mod:`harness.variants.lora`) or ``train`` (train one on the task's
+    train split, reused by digest).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
