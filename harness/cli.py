@@ -386,8 +386,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tunegate`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # ours only: HTTP clients' debug logs print raw headers (keys, cookies)
+        logging.getLogger("harness").setLevel(logging.DEBUG)
     try:
         code: int = args.fn(args)
     except UsageError as exc:

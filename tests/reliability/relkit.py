@@ -45,8 +45,8 @@ def _rows(prefix: str, n: int) -> str:
 
 def write_project(root: Path, *, n_test: int = 30, n_dev: int = 12, name: str = "synth",
                   model: str = "countfake:keyword", concurrency: int = 2,
-                  seed: int = 3, run_name: str = "rel") -> Path:
-    """A task (3 labels), a zero-shot and a calibrated 2-shot variant, and a run config."""
+                  seed: int = 3, run_name: str = "rel", calibrate: bool = True) -> Path:
+    """A task (3 labels), a zero-shot and a (calibrated) 2-shot variant, and a run config."""
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "data/train.jsonl").write_text(_rows("tr", 9))
     (root / "data/dev.jsonl").write_text(_rows("dv", n_dev))
@@ -57,7 +57,8 @@ def write_project(root: Path, *, n_test: int = 30, n_dev: int = 12, name: str = 
         "{% for s in shots %}Message: {{ s.input }}\nAnswer: {{ s.target }}\n\n{% endfor %}"
         "Message: {{ input }}\nAnswer:")
     (root / "zero.yaml").write_text("name: zero\ntemplate: zero.j2\n")
-    (root / "few.yaml").write_text("name: few\ntemplate: few.j2\nshots: 2\ncalibrate: true\n")
+    (root / "few.yaml").write_text(f"name: few\ntemplate: few.j2\nshots: 2\n"
+                                   f"calibrate: {str(calibrate).lower()}\n")
     cfg = root / f"{run_name}.yaml"
     cfg.write_text(f"name: {run_name}\nseed: {seed}\ntasks: [task.yaml]\n"
                    f"variants: [zero.yaml, few.yaml]\nmodels: ['{model}']\n"
