@@ -19,6 +19,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
+from harness.report.families import html_section as family_html
 from harness.report.plots import Plot, num
 from harness.report.sidebyside import TaskExamples, render_examples
 
@@ -253,6 +254,7 @@ def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
                      f"{_e(task.get('baseline_reason', ''))}.</p>")
     if task.get("variants"):
         parts.append(_variants_table(task, level))
+        parts.append(family_html(task))
     parts.append(_comparisons_table(task, level))
     if task.get("note"):
         parts.append(f'<p class="note">Note: {_e(task["note"])}.</p>')

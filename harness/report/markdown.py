@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.report.families import markdown_lines as family_lines
+
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
@@ -32,12 +34,16 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
     for v in t["variants"]:
         mark = " (baseline)" if v["name"] == t["baseline"] else ""
         toks = v["prompt_tokens_mean"]
+        metrics = v.get("metrics") or {}
+        if t.get("family", "classification") != "classification":
+            metrics = {"invalid_rate": v.get("unparseable_rate")}
         out.append(
             f"| {v['name']}{mark} | {v['kind']} | {_pct(v['score'])} | "
             f"{_ci(v['ci_low'], v['ci_high'])} | {v['n']} | {v['errors']} | "
             f"{_pct(v.get('dev_score'))} | {'n/a' if toks is None else f'{toks:.0f}'} | "
-            f"{_pct(v['metrics']['macro_f1'])} | {_pct(v['metrics']['invalid_rate'])} |")
+            f"{_pct(metrics.get('macro_f1'))} | {_pct(metrics.get('invalid_rate'))} |")
     out.append("")
+    out += family_lines(t)
     if t["comparisons"]:
         out += [f"Paired differences on the same test examples (candidate - baseline, "
                 f"percentage points, {level} by paired bootstrap):", "",

@@ -82,18 +82,19 @@ class TaskExamples:
     input_note: str = ""
 
 
-def _primary(scores: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for key in ("label_accuracy", *sorted(scores)):
+def _primary(scores: Mapping[str, Any], first: str = "label_accuracy"
+             ) -> Mapping[str, Any] | None:
+    for key in (first, "label_accuracy", *sorted(scores)):
         value = scores.get(key)
         if isinstance(value, Mapping):
             return value
     return None
 
 
-def _cell(rec: Record) -> Cell:
+def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
     if rec.error is not None:
         return Cell(error=rec.error)
-    out, primary = rec.output, _primary(rec.scores)
+    out, primary = rec.output, _primary(rec.scores, primary_name)
     raw = None if primary is None else primary.get("value")
     score = float(raw) if isinstance(raw, int | float) and not math.isnan(raw) else None
     detail = primary.get("detail", {}) if primary is not None else {}
@@ -140,6 +141,8 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
     has more than one model, else the variant's name.
     """
     multi = len(run.config.get("models", [])) > 1
+    primary = {str(t.get("name")): str(t.get("primary") or "label_accuracy")
+               for t in run.config.get("tasks", [])}
     rows: dict[str, dict[str, Row]] = {}
     for rec in records:
         if rec.split != "test" or rec.sample != 0:
@@ -147,7 +150,7 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
         name = f"{rec.variant}@{rec.model}" if multi else rec.variant
         task_rows = rows.setdefault(rec.task, {})
         row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
-        row.cells[name] = _cell(rec)
+        row.cells[name] = _cell(rec, primary.get(rec.task, "label_accuracy"))
     out: dict[str, TaskExamples] = {}
     for entry in run.config.get("tasks", []):
         name = str(entry.get("name"))
@@ -202,9 +205,15 @@ def _cell_html(cell: Cell | None) -> str:
         items = "".join(f"<li>{_clip(p, _MAX_PASSAGE_CHARS)}</li>"
                         for p in cell.passages[:_MAX_PASSAGES])
         extra = f"<details><summary>retrieved</summary><ol>{items}</ol></details>"
+    if cell.prediction is not None and cell.prediction.strip() != cell.text.strip():
+        # A generated answer parsed into something else (extracted JSON, a first line).
+        extra = (f'<div class="parsed">parsed: <code>'
+                 f"{_clip(cell.prediction, _MAX_OUTPUT_CHARS)}</code></div>{extra}")
+    why = f' <span class="why">{_clip(cell.explanation, 160)}</span>' \
+        if cell.explanation and cell.score != 1.0 else ""
     return (f'<td class="{css}"><pre>{_clip(cell.text, _MAX_OUTPUT_CHARS)}</pre>'
             f'<span class="score" title="{_e(cell.explanation)}">score {score}</span>'
-            f"{tag}{extra}</td>")
+            f"{tag}{why}{extra}</td>")
 
 
 def _row_html(row: Row, variants: Sequence[str], flags: Sequence[str]) -> str:

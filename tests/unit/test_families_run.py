@@ -15,6 +15,7 @@ import pytest
 from harness.analysis.results import build_results
 from harness.backends.base import BackendOptions
 from harness.config import load_config
+from harness.report.writer import write_report
 from harness.runner import Runner
 from harness.store import Store
 
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 name: families
 seed: 3
-tasks: [tasks/support_record.yaml, tasks/ops_acronyms.yaml, tasks/house_tone.yaml]
+tasks: [tasks/support_record.yaml, tasks/ops_acronyms.yaml, tasks/house_tone.yaml,
+        tasks/support_routing.yaml]
 variants: [baselines/zero_shot.yaml, baselines/few_shot.yaml, baselines/calibrated.yaml]
 models: [fake:keyword]
 limit: {dev: 3, test: 5}
@@ -46,10 +48,11 @@ def test_generation_families_run_parse_score_and_analyse(project, tmp_path):
     store = Store(tmp_path / "store")
     try:
         result = Runner(cfg, store, BackendOptions()).run()
-        # calibrated is classification-only: 3 tasks x 2 variants x 8 examples
-        assert (result.records, result.errors) == (48, 0)
+        # calibrated is classification-only: 3 tasks x 2 variants + 1 task x 3, 8 examples
+        assert (result.records, result.errors) == (72, 0)
         recs = list(store.records(result.run_id))
         res = build_results(store.get_run(result.run_id), recs)
+        report = write_report(store, result.run_id, tmp_path / "reports")
     finally:
         store.close()
     fmt = next(r for r in recs if r.task == "support_record")
@@ -79,3 +82,12 @@ def test_generation_families_run_parse_score_and_analyse(project, tmp_path):
     assert ht["scorers"]["judge_rubric"]["unscored"] == 5
     assert 0.0 <= ht["style_classifier"]["heldout_accuracy"] <= 1.0
     assert "character-trigram" in ht["fluency_proxy"]
+    md = (report / "report.md").read_text()
+    assert "## support_record (format, metric: field_f1)" in md
+    assert "Every scorer (test mean, interval):" in md
+    assert "zero_shot: parsed as is 0, extracted from text 0, unparseable 5" in md
+    assert "style classifier (tfidf+logreg) held-out accuracy" in md
+    assert "judge asked 5, invalid answers 5" in md
+    assert "Per-label precision / recall (test):" in md and "| ORCA |" in md
+    html = (report / "index.html").read_text()
+    assert "Every scorer (test mean, interval)" in html and "unparseable output" in html

@@ -1,0 +1,118 @@
+"""Family-specific report tables: per-label P/R, per-scorer means, family facts.
+
+Classification tasks get per-label precision and recall for every variant.
+Format, tone and terminology tasks get every scorer's test mean (with its
+interval) per variant, their unparseable counts and what the scorers say
+about themselves: the parse modes, the style classifier's own held-out
+accuracy, the fluency proxy, invalid judge answers. Markdown and HTML
+render the same rows; every string from a run is escaped in HTML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+
+def _num(x: object) -> float:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
+
+
+def _pct(x: object) -> str:
+    v = _num(x)
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f}"
+
+
+def _scorer_cell(s: Mapping[str, Any] | None) -> str:
+    if not s:
+        return "n/a"
+    text = _pct(s.get("mean"))
+    lo, hi = _num(s.get("ci_low")), _num(s.get("ci_high"))
+    if not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+    if s.get("unscored"):
+        text += f" ({s['unscored']} unscored)"
+    return text
+
+
+def _scorer_names(variants: Sequence[Mapping[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for v in variants:
+        names += [n for n in (v.get("scorers") or {}) if n not in names]
+    return names
+
+
+def rows(task: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]], list[str]]:
+    """A title, header, body rows and notes for the task's family table."""
+    variants = list(task.get("variants") or [])
+    family = task.get("family", "classification")
+    if family == "classification":
+        labels = [str(lab) for lab in (variants[0].get("per_label") or {})] if variants else []
+        head = ["label", *[f"{v.get('name')} P / R %" for v in variants]]
+        body = []
+        for lab in labels:
+            cells = []
+            for v in variants:
+                pl = (v.get("per_label") or {}).get(lab, {})
+                cells.append(f"{_pct(pl.get('precision'))} / {_pct(pl.get('recall'))}")
+            body.append([lab, *cells])
+        return "Per-label precision / recall (test)", head, body, []
+    names = _scorer_names(variants)
+    head = ["variant", *[f"{n} %" for n in names], "unparseable"]
+    body = [[str(v.get("name")), *[_scorer_cell((v.get("scorers") or {}).get(n))
+                                   for n in names],
+             str(v.get("unparseable", "n/a"))] for v in variants]
+    return "Every scorer (test mean, interval)", head, body, _notes(variants)
+
+
+def _notes(variants: Sequence[Mapping[str, Any]]) -> list[str]:
+    notes = []
+    for v in variants:
+        parse = v.get("parse")
+        if isinstance(parse, Mapping):
+            notes.append(f"{v.get('name')}: parsed as is {parse.get('strict', 0)}, "
+                         f"extracted from text {parse.get('extracted', 0)}, "
+                         f"unparseable {parse.get('failed', 0)}")
+        judge = v.get("judge")
+        if isinstance(judge, Mapping):
+            mean = _num(judge.get("mean_rating"))
+            notes.append(f"{v.get('name')}: judge asked {judge.get('asked')}, invalid answers "
+                         f"{judge.get('invalid')}, mean rating {mean:.2f}")
+    first = variants[0] if variants else {}
+    clf = first.get("style_classifier")
+    if isinstance(clf, Mapping):
+        notes.append(f"style classifier ({clf.get('kind')}) held-out accuracy "
+                     f"{_pct(clf.get('heldout_accuracy'))}% on {clf.get('n_heldout')} examples "
+                     f"(trained on {clf.get('n_train')}): trust style scores that far")
+    if first.get("fluency_proxy"):
+        notes.append(f"fluency proxy: {first['fluency_proxy']}")
+    return notes
+
+
+def markdown_lines(task: Mapping[str, Any]) -> list[str]:
+    """The family table as Markdown lines (empty when there are no variants)."""
+    if not task.get("variants"):
+        return []
+    title, head, body, notes = rows(task)
+    if not body:
+        return []
+    out = [f"{title}:", "", "| " + " | ".join(head) + " |",
+           "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return [*out, "", *[f"- {n}" for n in notes], *([""] if notes else [])]
+
+
+def html_section(task: Mapping[str, Any]) -> str:
+    """The family table as an HTML ``<details>`` block (escaped)."""
+    if not task.get("variants"):
+        return ""
+    title, head, body, notes = rows(task)
+    if not body:
+        return ""
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in body)
+    lis = "".join(f"<li>{escape(n)}</li>" for n in notes)
+    return (f"<details><summary>{escape(title)}</summary><table><thead><tr>{th}</tr></thead>"
+            f"<tbody>{trs}</tbody></table>{f'<ul>{lis}</ul>' if lis else ''}</details>")
