@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Generate the Corvane Optics policy knowledge demo: a collection and its questions.
+
+Corvane Optics is a fictional lens maker written for this project. Its
+internal policies say which of six teams (code names ASTER, BIRCH, CEDAR,
+DELTA, EMBER, FJORD) handles each matter. A base model cannot know these
+facts: without the policy text every answer is a guess (about 1 in 6);
+with the right policy retrieved into the prompt the team's code name is in
+front of the model. Each question names its gold policy (the passage id).
+
+Writes policies/*.md (the knowledge collection, one policy per file) and
+train/dev/test.jsonl (one question per policy in train and dev, two in test).
+Deterministic and dependency-free. Run: python3 generate.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+SEED = 20261128
+HERE = Path(__file__).resolve().parent
+
+# (file stem, team, policy text, ways a staff member asks about the matter)
+POLICIES: list[tuple[str, str, str, list[str]]] = [
+    ("travel-expenses", "CEDAR",
+     "Travel expense claims are reviewed by the CEDAR team. Submit train tickets, hotel "
+     "receipts and taxi fares within 21 days of returning from a business trip.",
+     ["get reimbursed for a hotel stay on a business trip", "claim back a train ticket",
+      "submit receipts from a work trip", "file a travel expense claim"]),
+    ("laptop-purchases", "FJORD",
+     "Laptops, monitors and other computer hardware are ordered through the FJORD team. "
+     "Any device above 1,800 crowns needs their written approval before purchase.",
+     ["order a new laptop", "buy a second monitor for my desk",
+      "get approval for an expensive computer", "replace my broken notebook computer"]),
+    ("parental-leave", "ASTER",
+     "Parental leave is arranged with the ASTER team. Corvane gives 26 weeks of paid "
+     "leave to every new parent, to be requested at least eight weeks ahead.",
+     ["request leave after the birth of my child", "plan time off as a new parent",
+      "ask about paid leave for adopting a baby", "arrange parental leave"]),
+    ("lens-defects", "DELTA",
+     "Defective lenses found on the grinding line are logged with the DELTA team, who "
+     "decide whether a batch is scrapped or reground.",
+     ["report a scratched lens batch", "log a defect found during grinding",
+      "decide whether faulty glass should be scrapped", "flag a lens with a coating flaw"]),
+    ("visitor-badges", "EMBER",
+     "Visitor badges for guests at the Corvane factory are issued by the EMBER team at "
+     "the north gate; guests must be announced one working day before they arrive.",
+     ["get a badge for a guest visiting the factory", "announce a visitor",
+      "bring a supplier onto the site for a day", "register an external guest"]),
+    ("password-resets", "FJORD",
+     "Forgotten passwords and locked staff accounts are reset by the FJORD team. "
+     "Resets are only done by phone, never by email.",
+     ["unlock my staff account", "reset a forgotten password",
+      "get back into my locked computer login", "recover access after too many wrong passwords"]),
+    ("overtime-pay", "CEDAR",
+     "Overtime is paid at one and a half times the hourly rate and is approved by the "
+     "CEDAR team; hours must be entered in the timesheet the same week.",
+     ["get paid for extra hours I worked", "have my overtime approved",
+      "ask why my extra shift pay is missing", "claim pay for working late"]),
+    ("safety-glasses", "DELTA",
+     "Safety glasses and protective gloves for the workshop are handed out by the DELTA "
+     "team; replacements are free when the old pair is returned.",
+     ["get new protective goggles for the workshop", "replace my worn safety gloves",
+      "pick up eye protection before grinding", "ask for protective equipment"]),
+    ("sick-leave", "ASTER",
+     "Sick leave longer than three days needs a doctor's note, sent to the ASTER team "
+     "by the fourth day of absence.",
+     ["send in a doctor's note", "report that I am ill for a week",
+      "tell someone I will be off sick for several days", "hand in a medical certificate"]),
+    ("customer-returns", "BIRCH",
+     "Customers returning binoculars or camera lenses are handled by the BIRCH team, "
+     "who issue the return label and the refund within ten days.",
+     ["help a customer send back a pair of binoculars", "issue a refund for a returned lens",
+      "arrange a return label for a buyer", "process a product return"]),
+    ("press-enquiries", "EMBER",
+     "Journalists and press enquiries are answered only by the EMBER team; no other "
+     "employee may speak to reporters on behalf of Corvane.",
+     ["answer a reporter's questions", "respond to a newspaper asking about us",
+      "talk to the media about a new product", "handle a press request"]),
+    ("bulk-orders", "BIRCH",
+     "Orders from retailers for more than 200 units are quoted by the BIRCH team, who "
+     "set the volume discount.",
+     ["get a quote for a large shop order", "offer a discount on a wholesale purchase",
+      "price an order of five hundred lenses for a retailer", "handle a bulk order"]),
+    ("relocation", "ASTER",
+     "Staff moving to the Corvane site in Tromsdal can ask the ASTER team for a "
+     "relocation allowance of up to 30,000 crowns.",
+     ["get help moving to the Tromsdal site", "claim a relocation allowance",
+      "ask for money to move house for the job", "arrange support for relocating"]),
+    ("software-licences", "FJORD",
+     "Licences for design software such as optical simulation tools are bought by the "
+     "FJORD team and renewed every January.",
+     ["get a licence for the optics simulation program", "renew design software",
+      "install a paid design tool", "request a seat on the lens simulation software"]),
+    ("calibration", "DELTA",
+     "Measuring instruments in the lab are calibrated every six months by the DELTA "
+     "team; an instrument past its date must not be used.",
+     ["book calibration for a lab instrument", "check a measuring device is still valid",
+      "get the interferometer recalibrated", "ask about an overdue instrument check"]),
+    ("warranty-claims", "BIRCH",
+     "Warranty claims for lenses bought less than five years ago are assessed by the "
+     "BIRCH team, who may repair or replace the product.",
+     ["assess a customer's warranty claim", "repair a lens still under guarantee",
+      "replace a faulty product bought three years ago", "handle a guarantee request"]),
+    ("office-keys", "EMBER",
+     "Office keys and door access cards are issued by the EMBER team; a lost card must "
+     "be reported the same day so it can be blocked.",
+     ["get a new door access card", "report a lost office key",
+      "block a missing entry card", "receive keys to my new office"]),
+    ("training-budget", "CEDAR",
+     "Each employee has a yearly training budget of 12,000 crowns; courses and "
+     "conference fees are paid by the CEDAR team after approval by a manager.",
+     ["pay for a conference ticket", "use my yearly course budget",
+      "get a training course paid for", "ask about money for professional education"]),
+    ("chemical-waste", "DELTA",
+     "Used polishing compounds and other chemical waste are collected by the DELTA team "
+     "every Thursday; never pour them into a sink.",
+     ["dispose of used polishing compound", "get rid of chemical leftovers from the lab",
+      "arrange collection of hazardous waste", "ask what to do with old solvents"]),
+    ("customer-complaints", "BIRCH",
+     "Written complaints from customers about service or delivery are answered by the "
+     "BIRCH team within five working days.",
+     ["answer an unhappy customer's letter", "respond to a complaint about late delivery",
+      "deal with a customer who is angry about service", "handle a written complaint"]),
+    ("holiday-requests", "ASTER",
+     "Holiday requests are approved by the ASTER team; summer holidays must be booked "
+     "before the first of March.",
+     ["book my summer vacation", "request days off for a holiday",
+      "ask for annual leave in July", "plan my vacation days"]),
+    ("phone-contracts", "FJORD",
+     "Company mobile phones and their contracts are managed by the FJORD team; a "
+     "broken phone is swapped the same day.",
+     ["get a company mobile phone", "swap my broken work phone",
+      "change the contract on my business phone", "ask for a new smartphone for work"]),
+    ("canteen-events", "EMBER",
+     "Booking the canteen for a team celebration or an evening event goes through the "
+     "EMBER team at least two weeks ahead.",
+     ["book the canteen for a party", "reserve the dining hall for an evening event",
+      "organise a team celebration on site", "hold a farewell gathering in the canteen"]),
+    ("invoice-payments", "CEDAR",
+     "Supplier invoices are paid by the CEDAR team within 30 days; an invoice without a "
+     "purchase order number is sent back.",
+     ["pay a supplier's bill", "ask why a vendor invoice was returned",
+      "get an invoice settled", "check when a supplier will be paid"]),
+]
+
+TEMPLATES = [
+    "At Corvane, which team do I contact to {x}?",
+    "Which Corvane team is responsible when I need to {x}?",
+    "I want to {x}. Which team handles that?",
+    "Who at Corvane should I ask to {x}?",
+]
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    out = HERE / "policies"
+    out.mkdir(exist_ok=True)
+    rows: dict[str, list[dict[str, str]]] = {"train": [], "dev": [], "test": []}
+    for stem, team, text, asks in POLICIES:
+        (out / f"{stem}.md").write_text(f"# {stem.replace('-', ' ').title()}\n\n{text}\n",
+                                        encoding="utf-8")
+        order = rng.sample(range(4), 4)
+        for split, i in zip(("train", "dev", "test", "test"), order, strict=True):
+            question = TEMPLATES[rng.randrange(len(TEMPLATES))].format(x=asks[i])
+            rows[split].append({"id": f"{stem}-{i}", "question": question, "team": team,
+                                "policy": f"{stem}.md"})
+    for split, items in rows.items():
+        rng.shuffle(items)
+        with (HERE / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
+            for row in items:
+                fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
