@@ -121,14 +121,21 @@ def test_404_at_request_time_is_a_usage_error_not_retried(tmp_path: Path) -> Non
 
 
 def test_malformed_json_is_a_usage_error_naming_the_url() -> None:
+    script = Scripted({("GET", "/v1/models"): [(200, {}, b"{not json")]})
+    with Loopback(script) as srv, pytest.raises(UsageError) as info:
+        backend(srv.url)
+    assert "malformed" in info.value.message and srv.url in info.value.message
+
+
+def test_truncated_json_mid_run_is_transient_naming_the_url() -> None:
     script = Scripted({("GET", "/v1/models"): [models_reply("m")],
-                       ("POST", "/v1/completions"): [(200, {}, b"{not json")]})
+                       ("POST", "/v1/completions"): [(200, {}, b'{"choices": [{"te')]})
     with Loopback(script) as srv:
         b = backend(srv.url)
-        with pytest.raises(UsageError) as info:
+        with pytest.raises(TransientBackendError) as info:
             b.generate(GenRequest("a"))
         b.close()
-    assert "malformed" in info.value.message and srv.url in info.value.message
+    assert "truncated or garbled JSON" in str(info.value) and srv.url in str(info.value)
 
 
 def _free_port() -> int:
@@ -233,3 +240,24 @@ def test_extra_body_is_sent_and_part_of_the_identity() -> None:
     assert plain.identity != tuned.identity
     with pytest.raises(UsageError, match="JSON object"):
         backend("http://127.0.0.1:1", "&extra_body=[1]")
+
+
+def test_slow_or_many_echo_requests_warn_once(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    from harness.backends import openai_backend
+
+    monkeypatch.setattr(openai_backend, "SLOW_ECHO_S", 0.0)
+    monkeypatch.setattr(openai_backend, "MANY_ECHO_REQUESTS", 3)
+    lp = {"tokens": ["Q", " a"], "token_logprobs": [None, -1.0], "text_offset": [0, 1],
+          "top_logprobs": None}
+    script = Scripted({("GET", "/v1/models"): [models_reply("m")],
+                       ("POST", "/v1/completions"): [completion_reply("", logprobs=lp)]})
+    with Loopback(script) as srv:
+        b = create(parse_spec(f"openai:m?base_url={srv.url}/v1&logprobs=true"),
+                   BackendOptions())
+        for _ in range(3):
+            b.score(ScoreRequest("Q", (" a", " b")))
+        b.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("in-process" in w for w in warnings) == 1
+    assert sum("echo-logprob requests sent" in w for w in warnings) == 1
