@@ -1,0 +1,95 @@
+"""Knowledge gap or behaviour gap: what prompt vs rag vs lora says about a task.
+
+The rule tunegate measures rather than assumes: retrieval fixes missing
+*knowledge*, fine-tuning fixes *behaviour* (labels, formats, tone). Per
+task, with the prompt baseline (best prompt on dev), the best ``rag`` and
+the best ``lora`` variant (each chosen on dev), all paired on test:
+
+- ``knowledge gap``: rag beats the prompt baseline significantly (the 95%
+  CI of its gain is above 0) and lora does not beat rag significantly
+  (or the run has no lora variant);
+- ``behaviour gap``: lora beats the prompt baseline and beats rag, both
+  significantly;
+- ``no clear gap``: anything else (neither helps, or the evidence is mixed),
+  with the reason.
+
+Without a rag variant there is nothing to diagnose (None).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+KNOWLEDGE_GAP = "knowledge gap"
+BEHAVIOUR_GAP = "behaviour gap"
+NO_CLEAR_GAP = "no clear gap"
+
+
+def _wins(c: Mapping[str, Any] | None) -> bool:
+    """The candidate's gain has a 95% CI lower bound above 0."""
+    if c is None:
+        return False
+    low = c.get("ci_low")
+    return low is not None and not math.isnan(float(low)) and float(low) > 0
+
+
+def _fmt(c: Mapping[str, Any]) -> str:
+    def num(key: str) -> str:
+        v = c.get(key)
+        return "n/a" if v is None or math.isnan(float(v)) else f"{float(v):+.3f}"
+    p = c.get("p_value")
+    ptxt = "n/a" if p is None or math.isnan(float(p)) else f"{float(p):.3g}"
+    return (f"{c['candidate']} vs {c['baseline']}: {num('delta')} "
+            f"[{num('ci_low')}, {num('ci_high')}], p={ptxt}, n={c.get('n')}")
+
+
+def _evidence(c: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {k: c.get(k) for k in ("baseline", "candidate", "delta", "ci_low", "ci_high",
+                                  "p_value", "n")}
+
+
+def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
+             lora_vs_prompt: Mapping[str, Any] | None,
+             lora_vs_rag: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Label a task from its paired comparisons (see the module docstring).
+
+    Args:
+        rag_vs_prompt: Best rag variant against the prompt baseline.
+        lora_vs_prompt: Best lora variant against the prompt baseline.
+        lora_vs_rag: Best lora variant against the best rag variant.
+
+    Returns:
+        ``{"label", "reason", "evidence"}``, or None without a rag comparison.
+    """
+    if rag_vs_prompt is None:
+        return None
+    comps = [c for c in (rag_vs_prompt, lora_vs_prompt, lora_vs_rag) if c is not None]
+    facts = "; ".join(_fmt(c) for c in comps)
+    evidence = {"rag_vs_prompt": _evidence(rag_vs_prompt),
+                "lora_vs_prompt": _evidence(lora_vs_prompt),
+                "lora_vs_rag": _evidence(lora_vs_rag)}
+    rag_wins = _wins(rag_vs_prompt)
+    lora_beats_rag = _wins(lora_vs_rag)
+    if _wins(lora_vs_prompt) and lora_beats_rag:
+        label = BEHAVIOUR_GAP
+        reason = ("fine-tuning beats both the prompt and retrieval, so what is missing is "
+                  "behaviour, not facts")
+    elif rag_wins and not lora_beats_rag:
+        label = KNOWLEDGE_GAP
+        reason = ("retrieval beats the prompt significantly and "
+                  + ("fine-tuning does not beat retrieval" if lora_vs_rag is not None
+                     else "there is no fine-tuned variant to beat it")
+                  + ", so what is missing is facts")
+    else:
+        label = NO_CLEAR_GAP
+        if not rag_wins and not _wins(lora_vs_prompt):
+            reason = "neither retrieval nor fine-tuning beats the prompt significantly"
+        elif lora_vs_rag is None:
+            reason = "fine-tuning beats the prompt but was not compared with retrieval"
+        else:
+            reason = "the comparisons disagree (one beats the prompt, not the other)"
+    return {"label": label, "reason": f"{reason}: {facts}.", "evidence": evidence}
