@@ -147,6 +147,11 @@ class OpenAIBackend:
                     hint="check the model name and base_url (…/v1); chat models need "
                     "endpoint=chat")
             return self._usage_error(f"HTTP {code}: {first_line(str(exc.message))}")
+        if isinstance(exc, json.JSONDecodeError) and not startup:
+            # A body cut short mid-run (a proxy, a dropped connection): worth a retry.
+            return TransientBackendError(redact(
+                f"{self._where()}: truncated or garbled JSON: {first_line(str(exc))}",
+                self._key))
         if isinstance(exc, o.APIResponseValidationError | ValueError):
             return self._usage_error(f"malformed response: {first_line(str(exc))}",
                                      hint="is base_url an OpenAI-compatible API?")

@@ -21,6 +21,7 @@ from harness.backends.base import (
     BackendOptions,
     GenRequest,
     ScoreRequest,
+    TransientBackendError,
     create,
     parse_spec,
 )
@@ -168,7 +169,7 @@ def test_cli_exit_2_for_a_bad_key(server: LlamaServer, easy_dir: Path,
     assert code == 2 and "401" in err and "Traceback" not in err
 
 
-def test_malformed_json_through_a_proxy_is_a_usage_error(server: LlamaServer) -> None:
+def test_truncated_json_through_a_proxy_is_transient(server: LlamaServer) -> None:
     import urllib.request
 
     def proxy(method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
@@ -182,10 +183,10 @@ def test_malformed_json_through_a_proxy_is_a_usage_error(server: LlamaServer) ->
     with Loopback(proxy) as px:
         b = create(parse_spec(f"openai:{ALIAS}?base_url={px.url}/v1&logprobs=false"),
                    BackendOptions())
-        with pytest.raises(UsageError, match="malformed") as info:
+        with pytest.raises(TransientBackendError, match="truncated") as info:
             b.generate(GenRequest("Hello"))
         b.close()
-    assert px.url in info.value.message
+    assert px.url in str(info.value)
 
 
 def _find_lora() -> Path | None:
