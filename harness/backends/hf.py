@@ -4,7 +4,8 @@ Specs: ``hf:PATH`` (a transformers model directory) or ``hf:embedded`` (the
 HF copy of the embedded gemma-3-270m, unpacked from its GGUF once into the
 model cache by :mod:`harness.training.unpack`). A ``lora`` variant adds a
 peft adapter directory (``ModelSpec.adapter``). Runs on CPU or CUDA
-(``BackendOptions.extra["device"]``: ``auto``, ``cpu`` or ``cuda``); the
+(``hf:PATH?device=cuda``, or ``BackendOptions.extra["device"]``: ``auto``,
+``cpu`` or ``cuda``); the
 base weights' dtype is bf16 only where the hardware computes it natively.
 
 Label scoring batches every continuation of a prompt into one forward pass
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,9 +230,19 @@ def create(spec: ModelSpec, options: BackendOptions) -> HFBackend:
         UsageError: A missing model directory or adapter, or an adapter made for
             another base model (the message names both).
     """
+    from urllib.parse import parse_qsl
+
     from harness.training.export import check_adapter_base
 
-    model_dir, digest = resolve_model_dir(spec.model)
+    name, _, query = spec.model.partition("?")
+    extra = dict(options.extra)
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key != "device" or value not in ("auto", "cpu", "cuda"):
+            raise UsageError(f"hf: bad option {key}={value!r} in model spec",
+                             hint="hf:PATH?device=auto|cpu|cuda")
+        extra[key] = value
+    options = replace(options, extra=extra)
+    model_dir, digest = resolve_model_dir(name)
     adapter = None
     if spec.adapter:
         adapter = Path(spec.adapter).expanduser()

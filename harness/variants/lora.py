@@ -63,12 +63,13 @@ def base_of(model: ModelSpec) -> tuple[str, str]:
 
         path, digest = resolve_embedded(model.model)
         return path.name, digest
-    if model.backend == "embedded" or (model.backend == "hf" and model.model == "embedded"):
+    name = model.model.partition("?")[0]  # hf:PATH?device=cuda
+    if model.backend == "embedded" or (model.backend == "hf" and name == "embedded"):
         return EMBEDDED_NAME, embedded_gguf()[1]
     if model.backend == "hf":
         from harness.backends.hf import resolve_model_dir
 
-        path, digest = resolve_model_dir(model.model)
+        path, digest = resolve_model_dir(name)
         return path.name, digest
     raise UsageError(f"backend {model.backend!r} has no local base model to check an "
                      "adapter against")
@@ -177,10 +178,12 @@ def _train_on_the_spot(task: Task, variant: Variant, model: ModelSpec, store_roo
     if train is None:  # VariantSpec guarantees one of adapter/train
         raise UsageError(f"variant {variant.name!r} has neither adapter nor train",
                          variant.path)
-    if model.backend == "hf" and model.model != "embedded":
-        spec = f"hf:{model.model}"
+    name, _, query = model.model.partition("?")
+    if model.backend == "hf" and name != "embedded":
+        spec = f"hf:{name}"
     else:
-        spec = "embedded" + (f":{model.model}" if model.model else "")
-    opts = TrainOptions(**train.model_dump(), template=variant.template_text)
+        spec = "embedded" + (f":{name}" if model.backend == "embedded" and name else "")
+    opts = TrainOptions(**train.model_dump(), template=variant.template_text,
+                        device="cuda" if "device=cuda" in query else "auto")
     train_adapter(task, model=spec, out_dir=out, options=opts, force=True, progress=progress)
     return out
