@@ -183,7 +183,8 @@ def _train_on_the_spot(task: Task, variant: Variant, model: ModelSpec, store_roo
         spec = f"hf:{name}"
     else:
         spec = "embedded" + (f":{name}" if model.backend == "embedded" and name else "")
-    opts = TrainOptions(**train.model_dump(), template=variant.template_text,
+    template = variant.family_templates.get(task.family, variant.template_text)
+    opts = TrainOptions(**train.model_dump(), template=template,
                         device="cuda" if "device=cuda" in query else "auto")
     train_adapter(task, model=spec, out_dir=out, options=opts, force=True, progress=progress)
     return out

@@ -133,3 +133,16 @@ def test_task_without_train_split_cannot_train(project, edit, tmp_path: Path) ->
     with pytest.raises(UsageError, match="no train split"):
         train_adapter(task, out_dir=tmp_path / "out", options=TrainOptions())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["support_routing", "support_record", "house_tone",
+                                  "ops_acronyms"])
+def test_every_family_trains_on_its_reference_answer(root: Path, name: str) -> None:
+    task = load_task(root / "tasks" / f"{name}.yaml")
+    pairs = render_pairs(task, "train", "In: {{ input }}\nOut:")
+    assert len(pairs) == len(task.split("train")) > 0
+    for pair, ex in zip(pairs, task.split("train"), strict=True):
+        assert pair.prompt == f"In: {ex.input}\nOut:" and pair.answer == " " + ex.target
+    encoded = encode_pairs(pairs[:5], char_tokens, EOS, 4096)
+    assert all(e.answer_ids[:-1] == tuple(ord(c) for c in p.answer)
+               for e, p in zip(encoded, pairs, strict=False))
