@@ -76,3 +76,21 @@ def test_lm_eval_accuracy_equals_tunegate_on_the_same_examples(easy_dir: Path) -
     acc = sum(json.loads(r[2])["label_accuracy"]["value"] for r in rows) / N
     assert acc == pytest.approx(done.value)
     store.close()
+
+
+def test_generate_until_samples_import_with_strict_label_matching(easy_dir: Path) -> None:
+    task_path, variant_path = easy_dir / "easy.yaml", easy_dir / "few_shot.yaml"
+    store = Store(easy_dir / "store")
+    opts = LmevalOptions("hf", f"pretrained={_hf_dir()},dtype=float32,device=cpu",
+                         "generate_until", easy_dir / "lm", limit=3, batch_size=1)
+    done = run_lmeval(load_task(task_path), store, opts, load_variant(variant_path))
+    assert done.metric == "exact_match,strict-match" and done.records == 3
+    rows = [json.loads(r[0]) | {"score": json.loads(r[1])["label_accuracy"]["value"]}
+            for r in sqlite3.connect(store.path).execute(
+                "SELECT output, scores FROM records WHERE run_id = ?", (done.run_id,))]
+    for out in rows:
+        assert out["detail"]["mode"] == "lmeval-generate_until"
+        # lm-eval's (?i) regex filter and tunegate's strict match agree on every answer.
+        assert (out["prediction"] or "[invalid]").lower() == out["detail"]["filtered"].lower()
+    assert sum(r["score"] for r in rows) / 3 == pytest.approx(done.value)
+    store.close()
