@@ -11,6 +11,8 @@ A variant's ``adapter`` may be:
   NAME -f Modelfile``), run as the model on the ``ollama`` backend;
 - ``ft:...``: a fine-tuned OpenAI model id, sent as the model by the ``openai``
   backend (its base must match the run's ``openai:MODEL``).
+- ``served:NAME``: an adapter the server already serves under its own model
+  name (vLLM ``--lora-modules NAME=PATH``), sent as the model by ``openai``.
 
 With ``train:`` instead, the adapter is trained on the task's train split
 into the store's ``adapters/`` directory, named by a digest of the task
@@ -35,7 +37,7 @@ from harness.errors import UsageError
 from harness.tasks import Task
 from harness.variants.prompt import Variant
 
-REMOTE_PREFIXES = ("ollama:", "ft:")
+REMOTE_PREFIXES = ("ollama:", "ft:", "served:")
 """Adapter values that name a remote model instead of a file."""
 _TRAINABLE = ("embedded", "hf")
 
@@ -154,6 +156,8 @@ def _remote(variant: Variant, model: ModelSpec, given: str) -> ModelSpec:
     name, sep, query = model.model.partition("?")
     if want == "ollama":  # the adapter lives inside the Ollama model (built from the Modelfile)
         return ModelSpec("ollama", given.removeprefix("ollama:") + sep + query)
+    if given.startswith("served:"):  # e.g. a vLLM --lora-modules name on the run's server
+        return ModelSpec("openai", model.model, given.removeprefix("served:"))
     parts = given.split(":")
     ft_base = parts[1] if len(parts) > 1 else ""
     if not ft_base:

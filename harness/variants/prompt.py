@@ -157,7 +157,8 @@ def load_variant(path: str | Path) -> Variant:
     text = _read_template(doc, spec.template, ("template",))
     extra = {str(fam): _read_template(doc, rel, ("templates", fam))
              for fam, rel in spec.templates.items()}
-    remote = spec.adapter is not None and spec.adapter.startswith(("ollama:", "ft:"))
+    remote = spec.adapter is not None and spec.adapter.startswith(
+        ("ollama:", "ft:", "served:"))
     if spec.adapter is not None and not remote and not (doc.path.parent / spec.adapter).exists():
         raise doc.error(f"adapter not found: {(doc.path.parent / spec.adapter).resolve()}",
                         ("adapter",), hint="train one with `tunegate train TASK`")
