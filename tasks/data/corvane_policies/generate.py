@@ -6,7 +6,10 @@ internal policies say which of six teams (code names ASTER, BIRCH, CEDAR,
 DELTA, EMBER, FJORD) handles each matter. A base model cannot know these
 facts: without the policy text every answer is a guess (about 1 in 6);
 with the right policy retrieved into the prompt the team's code name is in
-front of the model. Each question names its gold policy (the passage id).
+front of the model. Each policy ends with the line ``Queue: TEAM``, the
+same cue the classification templates end with, so a model given the right
+passage can copy the answer. Each question names its gold policy (its
+passage id, the file name).
 
 Writes policies/*.md (the knowledge collection, one policy per file) and
 train/dev/test.jsonl (one question per policy in train and dev, two in test).
@@ -160,8 +163,9 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     rows: dict[str, list[dict[str, str]]] = {"train": [], "dev": [], "test": []}
     for stem, team, text, asks in POLICIES:
-        (out / f"{stem}.md").write_text(f"# {stem.replace('-', ' ').title()}\n\n{text}\n",
-                                        encoding="utf-8")
+        (out / f"{stem}.md").write_text(
+            f"# {stem.replace('-', ' ').title()}\n\n{text}\nQueue: {team}.\n",
+            encoding="utf-8")
         order = rng.sample(range(4), 4)
         for split, i in zip(("train", "dev", "test", "test"), order, strict=True):
             question = TEMPLATES[rng.randrange(len(TEMPLATES))].format(x=asks[i])
