@@ -48,9 +48,13 @@ def test_digest_changes_with_experiment(project, edit):
 
 def test_real_demo_config(root):
     cfg = load_config(root / "examples" / "demo.yaml")
-    assert [v.name for v in cfg.variants] == ["bare", "zero_shot", "few_shot", "calibrated"]
+    assert [v.name for v in cfg.variants] == ["bare", "zero_shot", "few_shot", "calibrated",
+                                              "lora"]
+    assert [t.family for t in cfg.tasks] == ["classification", "format", "tone", "terminology"]
     assert [str(m) for m in cfg.models] == ["embedded"]
-    assert cfg.spec.limit == {"dev": 40, "test": 80} and cfg.spec.seed == 13
+    assert cfg.spec.limit == {"dev": 16, "test": 40} and cfg.spec.seed == 13
+    runs = {(t.name, v.name) for t in cfg.tasks for v in cfg.variants if v.applies_to(t)}
+    assert len(runs) == 5 + 2 + 2 + 3  # bare/calibrated: classification; lora: + terminology
 
 
 @pytest.mark.parametrize(("old", "new", "line", "message", "hint"), [
