@@ -20,6 +20,7 @@ from harness.backends.base import ModelSpec, parse_spec
 from harness.errors import UsageError
 from harness.tasks import Task, load_task
 from harness.variants.prompt import Variant, load_variant
+from harness.variants.rag import check_rag
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 
@@ -161,8 +162,10 @@ def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> 
         for variant in variants:
             if not variant.applies_to(task):
                 continue
+            check_rag(task, variant)
             rows = task.split("train") or task.split("test")
-            variant.render(task, rows[0].input if rows else "", rows[:1])
+            variant.render(task, rows[0].input if rows else "", rows[:1],
+                           [{"id": "p#0", "passage_id": "p", "text": "..."}])
 
 
 def load_config(path: str | Path) -> RunConfig:

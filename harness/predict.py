@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from harness.backends.base import GenRequest, ScoreRequest
 from harness.cache import CachedModel, Usage
 from harness.errors import UsageError
+from harness.rag.knowledge import Retrieval
 from harness.scoring.base import Output
 from harness.scoring.judge import ask_judge
 from harness.scoring.parse import parse_output
@@ -43,6 +44,17 @@ class PromptPlan:
     use_logprobs: bool
     calibration: Mapping[str, float] | None = None
     judge: CachedModel | None = None
+    retrieval: Retrieval | None = None
+
+
+def render_prompt(model: CachedModel, plan: PromptPlan, example: Example
+                  ) -> tuple[str, dict[str, Any]]:
+    """The example's prompt, and for a rag variant the retrieval it used (for ``detail``)."""
+    if plan.retrieval is None:
+        return plan.variant.render(plan.task, example.input, plan.shots), {}
+    rag = plan.retrieval.passages(example.input, example.fields, model.backend.count_tokens)
+    prompt = plan.variant.render(plan.task, example.input, plan.shots, rag["passages"])
+    return prompt, rag
 
 
 def label_continuations(prompt: str, labels: Sequence[str]) -> tuple[str, ...]:
@@ -122,7 +134,7 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
                            ) -> tuple[Output, Usage]:
     """Predict one example's label with the plan's variant."""
     task, labels = plan.task, _labels(plan.task)
-    prompt = plan.variant.render(task, example.input, plan.shots)
+    prompt, rag = render_prompt(model, plan, example)
     if plan.use_logprobs:
         lps, usage = label_logprobs(model, prompt, labels)
         scores = _log_softmax([lps[lab] for lab in labels])
@@ -130,22 +142,23 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
             scores = scores - np.array([plan.calibration[lab] for lab in labels])
         best = labels[int(np.argmax(scores))]
         detail = {"mode": "logprobs", "logprobs": {k: round(v, 4) for k, v in lps.items()},
-                  "calibrated": plan.calibration is not None}
+                  "calibrated": plan.calibration is not None, **rag}
         return Output(best, best, detail), usage
     resp, usage = model.generate(generation_request(model, task, prompt))
     pred = match_label(resp.text, labels)
-    return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason}), usage
+    return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason,
+                                    **rag}), usage
 
 
 def predict_generation(model: CachedModel, plan: PromptPlan, example: Example
                        ) -> tuple[Output, Usage]:
     """Generate one example's answer and parse it (unparseable: ``prediction=None``)."""
     task = plan.task
-    prompt = plan.variant.render(task, example.input, plan.shots)
+    prompt, rag = render_prompt(model, plan, example)
     resp, usage = model.generate(generation_request(model, task, prompt))
     parsed = parse_output(task.spec, dict(task.resources), resp.text)
     detail: dict[str, Any] = {"mode": "generate", "finish": resp.finish_reason,
-                              **parsed.detail}
+                              **parsed.detail, **rag}
     if plan.judge is not None and isinstance(task.spec, ToneTask) and task.spec.judge:
         verdict, judge_usage = ask_judge(plan.judge, task.spec.judge, example,
                                          parsed.prediction or "")

@@ -33,6 +33,7 @@ from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
 from harness.variants.prompt import Variant, select_shots
+from harness.variants.rag import open_for
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -182,6 +183,9 @@ class Runner:
                     if judge is not None:
                         plan = dataclasses.replace(
                             plan, judge=self._model(parse_spec(judge.model), models))
+                    if variant.spec.kind == "rag":
+                        plan = dataclasses.replace(
+                            plan, retrieval=open_for(task, variant, self.store.root))
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished)
         finally:

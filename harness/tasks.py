@@ -245,6 +245,23 @@ def _digest(doc: YamlDoc, files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
+                     doc: YamlDoc) -> None:
+    """The knowledge collection exists and the gold id column is in the data."""
+    k = spec.knowledge
+    if k is None:
+        return
+    if not (doc.path.parent / k.collection).exists():
+        raise doc.error(f"knowledge collection not found: "
+                        f"{(doc.path.parent / k.collection).resolve()}",
+                        ("knowledge", "collection"),
+                        hint="a folder of .txt/.md files or a .jsonl/.csv of passages")
+    rows = [ex for exs in examples.values() for ex in exs]
+    if k.gold_column and rows and not any(k.gold_column in ex.fields for ex in rows):
+        raise doc.error(f"gold_column {k.gold_column!r} is in no data row",
+                        ("knowledge", "gold_column"))
+
+
 def load_task(path: str | Path) -> Task:
     """Load and check a task file and its data.
 
@@ -279,6 +296,7 @@ def load_task(path: str | Path) -> Task:
             examples.setdefault(assigned, []).append(
                 Example(ex.id, ex.input, ex.target, assigned, ex.fields, ex.source, ex.line))
     _check(spec, examples, doc)
+    _check_knowledge(spec, examples, doc)
     resources, extra_files = check_family(spec, examples, doc)
     return Task(spec=spec, path=doc.path,
                 examples={k: tuple(v) for k, v in examples.items()},

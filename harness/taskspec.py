@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.rag.knowledge import KnowledgeSpec
+
 Split = Literal["train", "dev", "test"]
 
 
@@ -98,6 +100,7 @@ class _TaskBase(_Strict):
     description: str = ""
     data: DataSpec
     generation: GenerationSpec = GenerationSpec()
+    knowledge: KnowledgeSpec | None = None
 
     @property
     def primary_scorer(self) -> str:

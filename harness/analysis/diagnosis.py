@@ -19,8 +19,10 @@ Without a rag variant there is nothing to diagnose (None).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 KNOWLEDGE_GAP = "knowledge gap"
 BEHAVIOUR_GAP = "behaviour gap"
@@ -93,3 +95,34 @@ def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
         else:
             reason = "the comparisons disagree (one beats the prompt, not the other)"
     return {"label": label, "reason": f"{reason}: {facts}.", "evidence": evidence}
+
+
+def best_variant(variants: Sequence[Mapping[str, Any]], kind: str) -> str | None:
+    """The best variant of ``kind`` on dev (ties and missing dev scores: first listed)."""
+    pool = [v for v in variants if v.get("kind") == kind]
+    if not pool:
+        return None
+
+    def dev(v: Mapping[str, Any]) -> float:
+        d = v.get("dev_score")
+        return -math.inf if d is None or math.isnan(float(d)) else float(d)
+    return str(max(pool, key=dev)["name"])
+
+
+def retrieval_summary(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Mean recall@k and MRR of a rag variant from its outputs' ``detail`` (None if no gold).
+
+    Each record's ``detail.retrieval`` holds the example's recall@k and
+    reciprocal rank (see :class:`harness.rag.knowledge.Retrieval`).
+    """
+    details = [o.get("detail") or {} for o in outputs]
+    got = [d["retrieval"] for d in details if isinstance(d.get("retrieval"), Mapping)]
+    first = next((d for d in details if "retriever" in d), None)
+    if first is None:
+        return None
+    out: dict[str, Any] = {"retriever": first.get("retriever"), "k": first.get("k"),
+                           "n_gold": len(got), "recall_at_k": None, "mrr": None}
+    if got:
+        out["recall_at_k"] = float(np.mean([float(g["recall_at_k"]) for g in got]))
+        out["mrr"] = float(np.mean([float(g["reciprocal_rank"]) for g in got]))
+    return out

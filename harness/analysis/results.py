@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.decision import apply_decisions
+from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
 from harness.analysis.paired import bootstrap_mean_ci
 from harness.analysis.stats import compare
@@ -150,6 +151,23 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
             "ties": int((d == 0).sum()), "unpaired_dropped": dropped, "note": note}
 
 
+def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
+              rng: np.random.Generator, res: int, conf: float, min_gain: float,
+              kind: str) -> None:
+    """Retrieval quality of rag variants and the knowledge-vs-behaviour label."""
+    for v in entry["variants"]:
+        if v["kind"] == "rag":
+            v["retrieval"] = retrieval_summary(cells[v["name"]]["test"].outputs)
+    rag, lora = (best_variant(entry["variants"], k) for k in ("rag", "lora"))
+    if rag is None:
+        return
+    by_cand = {c["candidate"]: c for c in entry["comparisons"]}
+    lora_rag = None if lora is None else _compare(
+        cells[rag]["test"], cells[lora]["test"], rag, lora, rng, res, conf, min_gain, kind)
+    entry["diagnosis"] = diagnose(by_cand.get(rag), by_cand.get(lora) if lora else None,
+                                  lora_rag)
+
+
 def build_results(run: RunRow, records: Iterable[Record],
                   trainings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
                   ) -> dict[str, Any]:
@@ -206,6 +224,8 @@ def build_results(run: RunRow, records: Iterable[Record],
             entry["comparisons"].append(_compare(
                 base, by_variant[n]["test"], baseline, n,
                 _rng(seed, task_name, baseline, n), res, conf, min_gain, kind))
+        _diagnose(entry, by_variant, _rng(seed, task_name, "diagnosis"), res, conf, min_gain,
+                  kind)
         if len(names) == 1:
             entry["note"] = "only one variant: no comparison is possible"
         tasks_out.append(entry)

@@ -20,7 +20,7 @@ from harness.errors import UsageError
 from harness.rag.bm25 import top_k_rows
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-_lock = threading.Lock()
+_lock = threading.RLock()
 _model: Any = None
 
 
@@ -51,8 +51,9 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     model = load_encoder()
-    vecs = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                        convert_to_numpy=True, show_progress_bar=False)
+    with _lock:  # one encode at a time: runner threads share the model
+        vecs = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)
     return np.asarray(vecs, dtype=np.float32)
 
 

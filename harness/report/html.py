@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.report.families import html_section as family_html
 from harness.report.plots import Plot, num
+from harness.report.rag import html_block as rag_html
 from harness.report.sidebyside import TaskExamples, render_examples
 
 __all__ = ["MAX_BYTES", "render_html", "verdict_of"]
@@ -256,6 +257,7 @@ def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
         parts.append(_variants_table(task, level))
         parts.append(family_html(task))
     parts.append(_comparisons_table(task, level))
+    parts.append(rag_html(task))
     if task.get("note"):
         parts.append(f'<p class="note">Note: {_e(task["note"])}.</p>')
     parts.append(_economics_table(task))

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from harness.report.families import markdown_lines as family_lines
+from harness.report.rag import markdown_lines as rag_lines
 
 
 def _pct(x: float | None) -> str:
@@ -55,6 +56,7 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
             out.append(f"| {c['candidate']} | {c['baseline']} | {_signed(c['delta'])} | {ci} "
                        f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
         out.append("")
+    out += rag_lines(t)
     if t.get("note"):
         out += [f"Note: {t['note']}.", ""]
     return out

@@ -91,6 +91,14 @@ def _primary(scores: Mapping[str, Any], first: str = "label_accuracy"
     return None
 
 
+def _passage(p: object) -> str:
+    """A retrieved passage as shown: ``[passage id] text`` (the id when recorded)."""
+    if not isinstance(p, Mapping):
+        return str(p)
+    pid = p.get("passage_id") or p.get("id")
+    return (f"[{pid}] " if pid else "") + str(p.get("text", ""))
+
+
 def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
     if rec.error is not None:
         return Cell(error=rec.error)
@@ -103,8 +111,7 @@ def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
         invalid = True
     detail_out = out.get("detail")
     passages = detail_out.get("passages") if isinstance(detail_out, Mapping) else None
-    texts = tuple(str(p.get("text", p)) if isinstance(p, Mapping) else str(p)
-                  for p in passages) if isinstance(passages, list) else ()
+    texts = tuple(_passage(p) for p in passages) if isinstance(passages, list) else ()
     pred = out.get("prediction")
     if pred is not None and not isinstance(pred, str):  # e.g. a parsed JSON object
         pred = json.dumps(pred, sort_keys=True, ensure_ascii=False)

@@ -6,6 +6,9 @@ description each; empty outside classification), ``shots`` (examples drawn
 from ``train`` by seed), ``input`` (the example's text), ``schema`` (a
 format task's JSON Schema as compact JSON, else empty) and ``glossary`` (a
 terminology task's entries: ``preferred``, ``acronym``, ``forbidden``).
+A ``rag`` variant's template also sees ``passages`` (retrieved from the
+task's ``knowledge`` collection, best first, each with ``id``,
+``passage_id`` and ``text``; empty for other kinds).
 
 One variant can serve every family: ``templates`` maps a family to its own
 template file (used instead of ``template`` for that family), and
@@ -21,13 +24,14 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import jinja2
 import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UsageError
+from harness.rag.knowledge import RagSpec
 from harness.tasks import ClassificationTask, Example, Task
 from harness.yamlio import YamlDoc, load_yaml, validate
 
@@ -64,7 +68,8 @@ class VariantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["prompt", "lora"] = "prompt"
+    kind: Literal["prompt", "lora", "rag"] = "prompt"
+    rag: RagSpec | None = None
     adapter: str | None = None
     train: TrainSpec | None = None
     description: str = ""
@@ -83,7 +88,16 @@ class VariantSpec(BaseModel):
                              "'train' (train one on the task's train split)")
         if self.kind == "prompt" and (self.adapter is not None or self.train is not None):
             raise ValueError("'adapter' and 'train' belong to kind: lora")
+        if self.kind == "rag" and (self.adapter is not None or self.train is not None):
+            raise ValueError("'adapter' and 'train' belong to kind: lora")
+        if self.rag is not None and self.kind != "rag":
+            raise ValueError("'rag' (retriever, k, budget_tokens) belongs to kind: rag")
         return self
+
+    @property
+    def retrieval(self) -> RagSpec | None:
+        """Retrieval settings of a ``rag`` variant (defaults when it names none)."""
+        return (self.rag or RagSpec()) if self.kind == "rag" else None
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,9 @@ class Variant:
         """Whether this variant runs on ``task`` (its ``families``, if any)."""
         return self.spec.families is None or task.family in self.spec.families
 
-    def render(self, task: Task, input_text: str, shots: Sequence[Example]) -> str:
-        """Fill the template for one input.
+    def render(self, task: Task, input_text: str, shots: Sequence[Example],
+               passages: Sequence[Mapping[str, Any]] = ()) -> str:
+        """Fill the template for one input (``passages``: a rag variant's retrieved ones).
 
         Raises:
             UsageError: The template uses a name it is not given.
@@ -129,6 +144,7 @@ class Variant:
                 task={"name": task.name, "description": spec.description,
                       "family": task.family},
                 labels=labels, shots=shots, input=input_text, glossary=glossary,
+                passages=list(passages),
                 schema=json.dumps(schema, ensure_ascii=False) if schema else "")
         except jinja2.TemplateError as exc:
             line = getattr(exc, "lineno", None)

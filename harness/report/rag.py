@@ -1,0 +1,60 @@
+"""Report blocks for retrieval: each rag variant's recall@k/MRR and the task's diagnosis.
+
+Shown next to answer quality so a reader can tell a retrieval failure (the
+gold passage was not retrieved) from a generation failure (it was, and the
+answer is still wrong).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+
+def _num(x: object) -> str:
+    return "n/a" if not isinstance(x, int | float) else f"{x:.3f}"
+
+
+def _rows(task: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    rows = []
+    for v in task.get("variants") or []:
+        r = v.get("retrieval")
+        if isinstance(r, Mapping):
+            rows.append((str(v["name"]), str(r.get("retriever")), str(r.get("k")),
+                         _num(r.get("recall_at_k")), _num(r.get("mrr")),
+                         _num(v.get("score"))))
+    return rows
+
+
+def markdown_lines(task: Mapping[str, Any]) -> list[str]:
+    """Markdown: the retrieval table and the diagnosis (empty when neither applies)."""
+    out: list[str] = []
+    rows = _rows(task)
+    if rows:
+        out += ["Retrieval (gold passage ids; recall@k and MRR over test examples):", "",
+                "| variant | retriever | k | recall@k | MRR | answer score |",
+                "|---|---|---:|---:|---:|---:|"]
+        out += [f"| {' | '.join(r)} |" for r in rows] + [""]
+    d = task.get("diagnosis")
+    if isinstance(d, Mapping):
+        out += [f"Diagnosis: **{d['label']}**: {d['reason']}", ""]
+    return out
+
+
+def html_block(task: Mapping[str, Any]) -> str:
+    """HTML: the same, escaped."""
+    parts = []
+    rows = _rows(task)
+    if rows:
+        head = "".join(f"<th>{h}</th>" for h in ("variant", "retriever", "k", "recall@k",
+                                                  "MRR", "answer score"))
+        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
+                       for r in rows)
+        parts.append(f"<h3>Retrieval</h3><table class=\"retrieval\"><tr>{head}</tr>"
+                     f"{body}</table>")
+    d = task.get("diagnosis")
+    if isinstance(d, Mapping):
+        parts.append(f'<p class="diagnosis"><b>Diagnosis: {escape(str(d["label"]))}</b>: '
+                     f'{escape(str(d["reason"]))}</p>')
+    return "".join(parts)
