@@ -2,7 +2,8 @@
 
 Each case is a directory holding only the files the user wrote wrong; they are
 laid over the small valid project in ``tests/bad_inputs/_base/`` (``delete``
-removes base files, ``env`` sets or unsets variables) and the case's command
+removes base files, ``env`` sets or unsets variables, ``requires`` names modules
+without which the case is skipped) and the case's command
 runs in-process in a copy of it.
 ``case.yaml`` says what the user did wrong (``what``), the command (``argv``)
 and what the one line must name: the file (``file``, with ``line`` when the
@@ -25,7 +26,7 @@ from harness.cli import main
 CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
 BASE = CORPUS / "_base"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "case.yaml").is_file())
-KEYS = {"what", "argv", "file", "line", "field", "expect", "delete", "env"}
+KEYS = {"what", "argv", "file", "line", "field", "expect", "delete", "env", "requires"}
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -59,6 +60,8 @@ def test_corpus_is_large_enough_and_base_is_valid(monkeypatch, capsys) -> None:
 def test_bad_input(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                    capsys: pytest.CaptureFixture[str]) -> None:
     case = _load(name)
+    for module in case.get("requires", []):  # e.g. the embedded model's package
+        pytest.importorskip(module)
     proj = _project(name, case, tmp_path)
     monkeypatch.chdir(proj)
     monkeypatch.delenv("TUNEGATE_STORE", raising=False)
