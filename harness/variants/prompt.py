@@ -147,7 +147,7 @@ class Variant:
                 passages=list(passages),
                 schema=json.dumps(schema, ensure_ascii=False) if schema else "")
         except jinja2.TemplateError as exc:
-            line = getattr(exc, "lineno", None)
+            line = getattr(exc, "lineno", None) or _template_line(exc)
             raise UsageError(f"template error: {exc}", self._template_path(task.family),
                              line) from None
         return text.rstrip(" ")
@@ -160,6 +160,16 @@ class Variant:
         rel = {str(k): v for k, v in self.spec.templates.items()}.get(
             str(family), self.spec.template)
         return (self.path.parent / rel).resolve()
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a render error came from (jinja2 names those frames ``<template>``)."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def load_variant(path: str | Path) -> Variant:
