@@ -8,6 +8,7 @@ leaves no directory that looks like a finished adapter.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -239,6 +240,8 @@ def _export(tmp: Path, base: BaseModel, sample: Pair, options: TrainOptions,
     write_modelfile(tmp / MODELFILE, base, GGUF_NAME)
     if base.gguf is None:
         return {"skipped": "no GGUF base model to load the LoRA on"}
+    if importlib.util.find_spec("llama_cpp") is None:  # the embedded extra is optional here
+        return {"skipped": "llama-cpp-python is not installed: the GGUF LoRA was not loaded"}
     effect = gguf_lora_effect(base, tmp / GGUF_NAME, sample.prompt, sample.answer,
                               n_ctx=max(512, options.max_length + 64))
     return {"example": sample.id, **effect}
