@@ -76,7 +76,7 @@ def test_sandbox_blocks_unsafe_attributes(project):
 
 @pytest.mark.parametrize(("extra", "message"), [
     ("shots: -1\n", "shots: Input should be greater than or equal to 0"),
-    ("kind: rag\n", "kind: Input should be 'prompt'"),
+    ("kind: retrieval\n", "kind: Input should be 'prompt', 'lora' or 'rag'"),
     ("shot_selection: best\n", "shot_selection: Input should be 'stratified' or 'random'"),
     ("temperature: 1\n", "unknown key 'temperature'"),
 ])
