@@ -20,6 +20,7 @@ from harness.runner import sample_split
 from harness.store import Store, cache_key
 from harness.tasks import ClassificationTask, Task
 from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
+from harness.variants.rag import open_for
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
     shots = select_shots(task, variant, cfg.spec.seed)
     texts = [ex.input for s in cfg.spec.splits
              for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
+    n_examples = len(texts)
     if variant.spec.calibrate and isinstance(task.spec, ClassificationTask):
         texts += list(CONTENT_FREE)
     if not variant.applies_to(task):
@@ -47,8 +49,13 @@ def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
     generative = not isinstance(task.spec, ClassificationTask)
     use_lp = not generative and uses_logprobs(model, variant)
     labels = list(getattr(task.spec, "labels", []))
-    for text in texts:
-        prompt = variant.render(task, text, shots)
+    # A rag variant's prompts carry the passages retrieved for each input
+    # (calibration's content-free inputs go without, as in the runner).
+    retrieval = open_for(task, variant, model.store.root)
+    for i, text in enumerate(texts):
+        passages = (retrieval.passages(text, {}, model.backend.count_tokens)["passages"]
+                    if retrieval is not None and i < n_examples else ())
+        prompt = variant.render(task, text, shots, passages)
         if use_lp:
             yield "score", ScoreRequest(prompt, label_continuations(prompt, labels))
         else:

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.config import load_config
+from harness.estimate import estimate
+from harness.store import Store
 from tests.unit.conftest import write_jsonl
 
 TOPICS = {"zircon": "ALPHA", "quartz": "BETA", "garnet": "ALPHA", "basalt": "BETA",
@@ -115,6 +118,10 @@ def test_rag_run_records_passages_metrics_and_diagnosis(kb: Path, tmp_path: Path
     html = (run_dir / "index.html").read_text()
     assert "Diagnosis: knowledge gap" in html
     assert "[zircon.md] Requests about zircon" in html  # retrieved passage, side by side
+    # estimate renders the same prompts (passages included): everything is cached
+    rows = {r.variant: r for r in estimate(load_config(kb / "run.yaml"), Store(store))}
+    assert rows["rag"].cached == rows["rag"].requests == 40
+    assert rows["rag"].prompt_tokens > rows["echo"].prompt_tokens
 
 
 def test_rag_variant_is_checked_at_validate(kb: Path, capsys: pytest.CaptureFixture[str]
