@@ -147,6 +147,10 @@ def export_lmeval(task: Task, out_dir: Path, variant: Variant | None = None,
         UsageError: The split is empty or the directory cannot be written.
     """
     variant = variant or default_variant(task)
+    if variant.spec.kind == "rag":
+        raise UsageError(f"variant {variant.name!r} is a rag variant; lm-eval cannot "
+                         "retrieve, and its prompts depend on retrieval", variant.path,
+                         hint="export a prompt variant, or run the rag variant with tunegate")
     if variant.spec.kind != "prompt":
         raise UsageError(f"variant {variant.name!r} is a lora variant; lm-eval gets the "
                          "adapter through its model (e.g. hf with peft=DIR)", variant.path,

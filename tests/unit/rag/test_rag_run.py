@@ -153,3 +153,14 @@ def test_empty_collection_fails_the_run_with_exit_2(kb: Path, tmp_path: Path,
                  "--reports", str(tmp_path / "r")])
     assert code == 2
     assert "has no passage with text" in capsys.readouterr().err
+
+
+def test_lmeval_export_refuses_a_rag_variant(kb: Path, tmp_path: Path) -> None:
+    from harness.errors import UsageError
+    from harness.lmeval import export_lmeval
+    from harness.tasks import load_task
+    from harness.variants.prompt import load_variant
+
+    with pytest.raises(UsageError, match="is a rag variant"):
+        export_lmeval(load_task(kb / "task.yaml"), tmp_path / "lm",
+                      load_variant(kb / "rag.yaml"))
