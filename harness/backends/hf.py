@@ -5,7 +5,7 @@ HF copy of the embedded gemma-3-270m, unpacked from its GGUF once into the
 model cache by :mod:`harness.training.unpack`). A ``lora`` variant adds a
 peft adapter directory (``ModelSpec.adapter``). Runs on CPU or CUDA
 (``hf:PATH?device=cuda``, or ``BackendOptions.extra["device"]``: ``auto``,
-``cpu`` or ``cuda``); the
+``cpu`` or ``cuda``; ``dtype=float32`` forces fp32); the
 base weights' dtype is bf16 only where the hardware computes it natively.
 
 Label scoring batches every continuation of a prompt into one forward pass
@@ -35,6 +35,7 @@ from harness.errors import UsageError
 from harness.models import file_digest
 
 log = logging.getLogger(__name__)
+_OPTIONS = {"device": ("auto", "cpu", "cuda"), "dtype": ("auto", "float32", "bfloat16")}
 EMBEDDED_ALIAS = "embedded"
 """``hf:embedded`` means the unpacked HF copy of the embedded GGUF model."""
 
@@ -99,6 +100,7 @@ class HFBackend:
         self._dir, self._digest, self._adapter = model_dir, model_digest, adapter_dir
         self._adapter_digest = peft_digest(adapter_dir) if adapter_dir else None
         self._device = resolve_device(options.extra.get("device", "auto"))
+        self._dtype = options.extra.get("dtype", "auto")
         self._n_ctx = options.n_ctx
         self._lock = threading.Lock()
         self._model: Any = None
@@ -133,7 +135,9 @@ class HFBackend:
         from harness.training.unpack import dtype_kwarg
 
         cuda_bf16 = self._device == "cuda" and bool(torch.cuda.is_bf16_supported())
-        dtype = getattr(torch, choose_dtype(self._device, cpu_capability(), cuda_bf16))
+        name = self._dtype if self._dtype != "auto" else choose_dtype(
+            self._device, cpu_capability(), cuda_bf16)
+        dtype = getattr(torch, name)
         model: Any = AutoModelForCausalLM.from_pretrained(
             str(self._dir), attn_implementation="eager", **dtype_kwarg(dtype))
         if self._adapter is not None:
@@ -237,9 +241,9 @@ def create(spec: ModelSpec, options: BackendOptions) -> HFBackend:
     name, _, query = spec.model.partition("?")
     extra = dict(options.extra)
     for key, value in parse_qsl(query, keep_blank_values=True):
-        if key != "device" or value not in ("auto", "cpu", "cuda"):
+        if value not in _OPTIONS.get(key, ()):
             raise UsageError(f"hf: bad option {key}={value!r} in model spec",
-                             hint="hf:PATH?device=auto|cpu|cuda")
+                             hint="hf:PATH?device=auto|cpu|cuda&dtype=auto|float32|bfloat16")
         extra[key] = value
     options = replace(options, extra=extra)
     model_dir, digest = resolve_model_dir(name)
