@@ -91,3 +91,18 @@ def test_generation_families_run_parse_score_and_analyse(project, tmp_path):
     assert "Per-label precision / recall (test):" in md and "| ORCA |" in md
     html = (report / "index.html").read_text()
     assert "Every scorer (test mean, interval)" in html and "unparseable output" in html
+
+
+def test_estimate_budgets_generation_by_the_task(project, tmp_path):
+    from harness.estimate import estimate
+
+    store = Store(tmp_path / "store")
+    try:
+        rows = {(r.task, r.variant): r for r in estimate(load_config(project), store)}
+    finally:
+        store.close()
+    assert ("support_record", "calibrated") not in rows  # classification-only variant
+    rec = rows[("support_record", "zero_shot")]
+    assert (rec.requests, rec.max_completion_tokens) == (8, 8 * 160)
+    assert rows[("ops_acronyms", "few_shot")].max_completion_tokens == 8 * 16
+    assert rows[("support_routing", "calibrated")].requests == 8 + 3  # + content-free inputs
