@@ -76,3 +76,16 @@ def test_demo_tasks_are_sized_and_load(name, family, primary, scorers):
     assert len(scorers_for_task(task)) == scorers
     for path in (ROOT / "tasks" / "data" / name).iterdir():
         assert path.stat().st_size < 1_000_000
+
+
+def test_few_shot_for_generation_draws_from_train_only():
+    from harness.variants.prompt import load_variant, select_shots
+
+    task = load_task(ROOT / "tasks" / "support_record.yaml")
+    variant = load_variant(ROOT / "baselines" / "few_shot.yaml")
+    shots = select_shots(task, variant, seed=13)
+    train = {ex.id for ex in task.split("train")}
+    assert len(shots) == 8 and {s.id for s in shots} <= train
+    prompt = variant.render(task, task.split("test")[0].input, shots)
+    assert prompt.endswith("Output:") and prompt.count("\nOutput: {") == 8
+    assert '"additionalProperties": false' in prompt  # the schema is in the instructions
