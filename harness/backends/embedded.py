@@ -50,6 +50,27 @@ def _quiet_llama_logs() -> None:
     _QUIET.append(_cb)
 
 
+def llama_threads() -> int:
+    """llama.cpp threads: ``$TUNEGATE_THREADS``, else the CPUs this process may use.
+
+    On a machine shared with other busy processes, fewer threads than cores
+    is much faster (llama.cpp's threads spin-wait on each other): set
+    ``TUNEGATE_THREADS=1`` there.
+
+    Raises:
+        UsageError: ``TUNEGATE_THREADS`` is not a positive integer.
+    """
+    env = os.environ.get("TUNEGATE_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise UsageError(f"TUNEGATE_THREADS={env!r} is not a positive integer")
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class EmbeddedBackend:
     """A llama-cpp-python model (optionally with a GGUF LoRA adapter).
 
@@ -89,7 +110,7 @@ class EmbeddedBackend:
                 kwargs["lora_path"] = str(self._adapter)
             try:
                 self._llm = Llama(model_path=str(self._path), n_ctx=self._n_ctx, n_batch=512,
-                                  n_threads=max(1, os.cpu_count() or 1),
+                                  n_threads=llama_threads(),
                                   seed=self._options.seed, logits_all=False, verbose=False,
                                   **kwargs)
             except ValueError as exc:
