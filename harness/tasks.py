@@ -246,12 +246,17 @@ def _digest(doc: YamlDoc, files: list[Path]) -> str:
 
 
 def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
-                     doc: YamlDoc) -> None:
-    """The knowledge collection exists and the gold id column is in the data."""
+                     doc: YamlDoc) -> list[Path]:
+    """Check the knowledge collection exists and the gold id column is in the data.
+
+    Returns:
+        The collection's files, so that the task digest covers its content.
+    """
     k = spec.knowledge
     if k is None:
-        return
-    if not (doc.path.parent / k.collection).exists():
+        return []
+    where = (doc.path.parent / k.collection).resolve()
+    if not where.exists():
         raise doc.error(f"knowledge collection not found: "
                         f"{(doc.path.parent / k.collection).resolve()}",
                         ("knowledge", "collection"),
@@ -260,6 +265,7 @@ def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
     if k.gold_column and rows and not any(k.gold_column in ex.fields for ex in rows):
         raise doc.error(f"gold_column {k.gold_column!r} is in no data row",
                         ("knowledge", "gold_column"))
+    return sorted(p for p in where.rglob("*") if p.is_file()) if where.is_dir() else [where]
 
 
 def load_task(path: str | Path) -> Task:
@@ -296,8 +302,9 @@ def load_task(path: str | Path) -> Task:
             examples.setdefault(assigned, []).append(
                 Example(ex.id, ex.input, ex.target, assigned, ex.fields, ex.source, ex.line))
     _check(spec, examples, doc)
-    _check_knowledge(spec, examples, doc)
+    knowledge_files = _check_knowledge(spec, examples, doc)
     resources, extra_files = check_family(spec, examples, doc)
     return Task(spec=spec, path=doc.path,
                 examples={k: tuple(v) for k, v in examples.items()},
-                digest=_digest(doc, files + extra_files), resources=resources)
+                digest=_digest(doc, files + extra_files + knowledge_files),
+                resources=resources)

@@ -164,3 +164,12 @@ def test_lmeval_export_refuses_a_rag_variant(kb: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a rag variant"):
         export_lmeval(load_task(kb / "task.yaml"), tmp_path / "lm",
                       load_variant(kb / "rag.yaml"))
+
+
+def test_task_digest_covers_the_collection(kb: Path) -> None:
+    from harness.tasks import load_task
+
+    before = load_task(kb / "task.yaml").digest
+    assert load_task(kb / "task.yaml").digest == before
+    (kb / "kb" / "zircon.md").write_text("Requests about zircon now go elsewhere.\nQueue: BETA.\n")
+    assert load_task(kb / "task.yaml").digest != before
