@@ -147,3 +147,36 @@ def test_same_seed_same_weights_and_ctrl_c_leaves_nothing(tmp_path: Path) -> Non
         train_adapter(task, out_dir=tmp_path / "c", options=opts, progress=interrupt)
     assert not (tmp_path / "c").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".c")] == []
+
+
+def test_run_trains_on_the_spot_once_and_retraining_invalidates_only_its_responses(
+        tmp_path: Path) -> None:
+    from harness.backends import BackendOptions as Options
+    from harness.config import load_config
+    from harness.runner import Runner
+    from harness.store import Store
+
+    write_code_task(tmp_path, train_per_label=3)
+    (tmp_path / "t.j2").write_text(TEMPLATE)
+    (tmp_path / "zero.yaml").write_text("name: zero\ntemplate: t.j2\n")
+    lora = tmp_path / "tuned.yaml"
+    lora.write_text("name: tuned\nkind: lora\ntemplate: t.j2\n"
+                    "train: {rank: 4, epochs: 2, lr: 0.002, batch_size: 3, seed: 1}\n")
+    (tmp_path / "run.yaml").write_text(
+        "name: r\nseed: 1\ntasks: [codes.yaml]\nvariants: [zero.yaml, tuned.yaml]\n"
+        "models: [embedded]\nsplits: [test]\nlimit: {test: 6}\n")
+    store = Store(tmp_path / "store")
+
+    def run() -> Any:
+        return Runner(load_config(tmp_path / "run.yaml"), store, Options()).run()
+
+    first = run()
+    assert first.model_calls == 12 and first.errors == 0
+    adapters = list((tmp_path / "store" / "adapters").iterdir())
+    assert len(adapters) == 1 and (adapters[0] / "training.json").is_file()
+    assert store.trainings(first.run_id)[("codes", "tuned")]["hyperparameters"]["rank"] == 4
+    assert run().model_calls == 0  # the adapter is reused by digest, every response cached
+    lora.write_text(lora.read_text().replace("epochs: 2", "epochs: 3"))
+    third = run()
+    assert third.model_calls == 6 and third.cache_hits == 6  # only the retrained variant
+    assert len(list((tmp_path / "store" / "adapters").iterdir())) == 2
