@@ -186,9 +186,10 @@ def fit(model: Any, train: Sequence[Encoded], dev: Sequence[Encoded], options: T
             dev_loss.append(mean_loss(model, dev, options.batch_size, pad_id, device))
             line += f", dev loss {dev_loss[-1]:.4f}"
         line += f" ({seconds[-1]:.1f} s)"
-        log.info(line)
         if progress is not None:
             progress(line)
+        else:
+            log.info(line)
         if options.early_stop_on_dev and dev:
             if best is None or dev_loss[-1] < best[0]:
                 best = (dev_loss[-1], epoch, _trainable_state(model))
