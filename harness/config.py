@@ -157,7 +157,17 @@ def _check_economics(doc: YamlDoc, spec: RunSpec) -> None:
 
 
 def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> None:
-    """Render every variant once per task so a misspelt template name fails now."""
+    """Render every variant once per task so a misspelt template name fails now.
+
+    A rag variant runs only on tasks with a knowledge collection; one that
+    would run on no task at all is an error (it was surely meant to run).
+    """
+    for variant in variants:
+        if variant.spec.kind == "rag" and not any(variant.applies_to(t) for t in tasks):
+            admitted = [t for t in tasks if variant.spec.families is None
+                        or t.family in variant.spec.families]
+            if admitted:
+                check_rag(admitted[0], variant)
     for task in tasks:
         for variant in variants:
             if not variant.applies_to(task):

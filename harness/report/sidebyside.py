@@ -23,7 +23,7 @@ from harness.errors import UsageError
 from harness.store import Record, RunRow
 from harness.tasks import load_task
 
-__all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "render_examples"]
+__all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "field_diff", "render_examples"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ class Cell:
         error: Why the example failed (no output), or None.
         explanation: The scorer's one-line explanation.
         passages: Retrieved passages shown to a RAG variant.
+        fields: For a JSON answer with a JSON reference, ``(key, value, status)``
+            per flattened field, status ``ok``, ``bad`` (wrong value), ``extra``
+            (not in the reference) or ``miss`` (value: the reference's): the
+            diff highlighting of format outputs.
     """
 
     text: str = ""
@@ -61,6 +65,36 @@ class Cell:
     error: str | None = None
     explanation: str = ""
     passages: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str, str], ...] = ()
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(obj, Mapping) and obj:
+        out: dict[str, str] = {}
+        for key, value in obj.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix or "$": json.dumps(obj, sort_keys=True, ensure_ascii=False)}
+
+
+def field_diff(prediction: Any, reference: str) -> tuple[tuple[str, str, str], ...]:
+    """Field-by-field diff of a JSON answer against a JSON reference (empty otherwise)."""
+    if isinstance(prediction, str):
+        try:
+            prediction = json.loads(prediction)
+        except ValueError:
+            return ()
+    try:
+        gold = json.loads(reference)
+    except ValueError:
+        return ()
+    if not isinstance(prediction, Mapping) or not isinstance(gold, Mapping):
+        return ()
+    got, want = _flatten(prediction), _flatten(gold)
+    rows = [(k, v, "ok" if want.get(k) == v else "bad" if k in want else "extra")
+            for k, v in got.items()]
+    rows += [(k, v, "miss") for k, v in want.items() if k not in got]
+    return tuple(rows)
 
 
 @dataclass
@@ -117,7 +151,7 @@ def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
         pred = json.dumps(pred, sort_keys=True, ensure_ascii=False)
     return Cell(text=str(out.get("text", "")), prediction=pred, score=score, invalid=invalid,
                 explanation=str(primary.get("explanation", "")) if primary else "",
-                passages=texts)
+                passages=texts, fields=field_diff(out.get("prediction"), rec.target))
 
 
 def _inputs(entry: Mapping[str, Any]) -> tuple[dict[str, str], list[str], str]:
@@ -212,13 +246,21 @@ def _cell_html(cell: Cell | None) -> str:
         items = "".join(f"<li>{_clip(p, _MAX_PASSAGE_CHARS)}</li>"
                         for p in cell.passages[:_MAX_PASSAGES])
         extra = f"<details><summary>retrieved</summary><ol>{items}</ol></details>"
-    if cell.prediction is not None and cell.prediction.strip() != cell.text.strip():
+    if (cell.prediction is not None and not cell.fields
+            and cell.prediction.strip() != cell.text.strip()):
         # A generated answer parsed into something else (extracted JSON, a first line).
         extra = (f'<div class="parsed">parsed: <code>'
                  f"{_clip(cell.prediction, _MAX_OUTPUT_CHARS)}</code></div>{extra}")
     why = f' <span class="why">{_clip(cell.explanation, 160)}</span>' \
         if cell.explanation and cell.score != 1.0 else ""
-    return (f'<td class="{css}"><pre>{_clip(cell.text, _MAX_OUTPUT_CHARS)}</pre>'
+    body = f"<pre>{_clip(cell.text, _MAX_OUTPUT_CHARS)}</pre>"
+    if cell.fields:
+        items = "".join(f'<li class="d-{status}">{_e(key)}: {_clip(value, 120)}</li>'
+                        for key, value, status in cell.fields)
+        body = (f'<ul class="diff" title="fields vs the reference: green right, red wrong, '
+                f'amber extra, struck missing">{items}</ul>'
+                f"<details><summary>raw</summary>{body}</details>")
+    return (f'<td class="{css}">{body}'
             f'<span class="score" title="{_e(cell.explanation)}">score {score}</span>'
             f"{tag}{why}{extra}</td>")
 

@@ -116,7 +116,10 @@ class Variant:
         return self.spec.name
 
     def applies_to(self, task: Task) -> bool:
-        """Whether this variant runs on ``task`` (its ``families``, if any)."""
+        """Whether this variant runs on ``task``: its ``families`` (if any) and, for a
+        rag variant, a task with a ``knowledge`` collection (rag applies where it can)."""
+        if self.spec.kind == "rag" and getattr(task.spec, "knowledge", None) is None:
+            return False
         return self.spec.families is None or task.family in self.spec.families
 
     def render(self, task: Task, input_text: str, shots: Sequence[Example],
