@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,6 +191,9 @@ def test_truncated_json_through_a_proxy_is_transient(server: LlamaServer) -> Non
 
 
 def _find_lora() -> Path | None:
+    given = os.environ.get("TUNEGATE_TEST_LORA")
+    if given:
+        return Path(given)
     for base in (ROOT / "adapters", ROOT / ".tunegate" / "adapters"):
         found = sorted(base.glob("**/adapter.gguf")) if base.is_dir() else []
         if found:
@@ -200,18 +204,23 @@ def _find_lora() -> Path | None:
 def test_lora_adapter_through_the_server_matches_embedded(tmp_path: Path) -> None:
     lora = _find_lora()
     if lora is None:
-        pytest.skip("no GGUF LoRA adapter found (tunegate train writes adapters/*/adapter.gguf)")
+        pytest.skip("no GGUF LoRA adapter found (adapters/*/adapter.gguf or $TUNEGATE_TEST_LORA)")
     srv = LlamaServer(embedded_gguf()[0], lora=lora, log=tmp_path / "lora.log").wait()
     local = create(parse_spec("embedded", adapter=str(lora)), BackendOptions())
     remote = create(parse_spec(f"openai:{ALIAS}?base_url={srv.url}&logprobs=false"
                                f"{SAME_SAMPLING}"), BackendOptions())
+    base = create(parse_spec("embedded"), BackendOptions())
     try:
         prompts = _prompts(8)
-        same = sum(local.generate(GenRequest(p, 8, ("\n",))).text
-                   == remote.generate(GenRequest(p, 8, ("\n",))).text for p in prompts)
+        ours = [local.generate(GenRequest(p, 8, ("\n",))).text for p in prompts]
+        theirs = [remote.generate(GenRequest(p, 8, ("\n",))).text for p in prompts]
+        plain = [base.generate(GenRequest(p, 8, ("\n",))).text for p in prompts]
     finally:
         remote.close()
         local.close()
+        base.close()
         srv.stop()
+    same = sum(a == b for a, b in zip(ours, theirs, strict=True))
     print(f"\nLoRA greedy agreement server vs embedded: {same}/{len(prompts)}")
+    assert ours != plain  # the adapter really changes the answers
     assert same >= 0.75 * len(prompts)
