@@ -258,7 +258,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
                            seed=args.seed, batch_size=args.batch_size, target_modules=modules,
                            early_stop_on_dev=args.early_stop, device=args.device,
-                           max_length=args.max_length,
+                           max_length=args.max_length, max_examples=args.max_examples,
                            template=Path(args.template).read_text(encoding="utf-8")
                            if args.template else None)
     task = load_task(args.task)
@@ -358,6 +358,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--max-length", type=int, default=256)
+    t.add_argument("--max-examples", type=int, default=None,
+                   help="train on a seeded subset of at most this many train examples")
     t.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj",
                    help="comma-separated module names that get LoRA matrices")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

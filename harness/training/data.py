@@ -102,6 +102,22 @@ def render_pairs(task: Task, split: str, template: str) -> list[Pair]:
     return pairs
 
 
+def stable_subset(pairs: Sequence[Pair], n: int | None, seed: int) -> list[Pair]:
+    """At most ``n`` pairs, chosen by a seeded hash of their ids, in file order.
+
+    Stable: adding examples to the file never swaps out the ones already chosen
+    unless a new one ranks above them.
+    """
+    if n is None or n >= len(pairs):
+        return list(pairs)
+
+    def rank(pair: Pair) -> str:
+        return hashlib.sha256(f"{seed}:{pair.id}".encode()).hexdigest()
+
+    keep = {p.id for p in sorted(pairs, key=rank)[:n]}
+    return [p for p in pairs if p.id in keep]
+
+
 def answer_text(prompt: str, example: Example) -> str:
     """The answer as it follows the prompt: a space first unless the prompt ends in one.
 

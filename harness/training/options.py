@@ -57,6 +57,9 @@ class TrainOptions:
         device: ``auto`` (CUDA when torch has it), ``cpu`` or ``cuda``.
         max_length: Token budget per example; long prompts lose their start
             (after BOS), never the answer.
+        max_examples: Train on at most this many train examples (a seeded,
+            stable subset; ``None``: all): a quick adapter for a demo or a
+            learning-curve point.
         template: Jinja2 prompt template (as a ``lora`` variant's template
             file: it sees ``input``, ``task``, ``labels`` and ``shots``); the
             answer follows it. ``None`` means :data:`DEFAULT_TEMPLATE`.
@@ -72,6 +75,7 @@ class TrainOptions:
     early_stop_on_dev: bool = False
     device: Device = "auto"
     max_length: int = 256
+    max_examples: int | None = None
     template: str | None = None
 
     @property
@@ -85,7 +89,8 @@ class TrainOptions:
                 "seed": self.seed, "batch_size": self.batch_size,
                 "target_modules": list(self.target_modules),
                 "early_stop_on_dev": self.early_stop_on_dev, "device": self.device,
-                "max_length": self.max_length, "template": self.prompt_template}
+                "max_length": self.max_length, "max_examples": self.max_examples,
+                "template": self.prompt_template}
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,11 @@ def validate_train_options(options: TrainOptions) -> TrainOptions:
     _check_range("lr", options.lr, "--lr")
     _check_range("batch_size", options.batch_size, "--batch-size")
     _check_range("max_length", options.max_length, "--max-length")
+    if options.max_examples is not None and (
+            isinstance(options.max_examples, bool) or not isinstance(options.max_examples, int)
+            or options.max_examples < 1):
+        raise UsageError(f"--max-examples must be a whole number >= 1, not "
+                         f"{options.max_examples!r}")
     if options.seed < 0:
         raise UsageError(f"--seed {options.seed} must be 0 or more")
     if options.device not in ("auto", "cpu", "cuda"):

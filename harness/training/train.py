@@ -28,6 +28,7 @@ from harness.training.data import (
     data_digest,
     encode_pairs,
     render_pairs,
+    stable_subset,
 )
 from harness.training.export import (
     TRAINING_JSON,
@@ -167,6 +168,7 @@ def _encode(task: Task, tokenizer: Any, options: TrainOptions
             ) -> tuple[list[Pair], list[Pair], list[Encoded], list[Encoded]]:
     template = options.prompt_template
     train_pairs = render_pairs(task, "train", template)
+    train_pairs = stable_subset(train_pairs, options.max_examples, options.seed)
     dev_pairs = render_pairs(task, "dev", template)
 
     def tokenize(text: str, bos: bool) -> list[int]:
@@ -218,7 +220,8 @@ def _train_into(tmp: Path, task: Task, base: BaseModel, options: TrainOptions,
     digest = data_digest(train_pairs, dev_pairs, options.prompt_template)
     write_model_card(peft_dir, base, digest)
     check = _export(tmp, base, train_pairs[0], options, progress)
-    record = _record(task, base, options, result, digest, machine_description(device, dtype_name))
+    record = _record(task, base, options, result, digest, machine_description(device, dtype_name),
+                     len(train))
     record["metrics"].update(wall_s=round(time.perf_counter() - started, 3),
                              peak_memory_bytes=peak,
                              peak_memory_kind="cuda_max_allocated" if device == "cuda"
@@ -248,9 +251,8 @@ def _export(tmp: Path, base: BaseModel, sample: Pair, options: TrainOptions,
 
 
 def _record(task: Task, base: BaseModel, options: TrainOptions, result: FitResult,
-            digest: str, machine: dict[str, Any]) -> dict[str, Any]:
+            digest: str, machine: dict[str, Any], n_train: int) -> dict[str, Any]:
     seconds = sum(result.epoch_seconds) / max(len(result.epoch_seconds), 1)
-    n_train = len(task.split("train"))
     return {
         "format": 1,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

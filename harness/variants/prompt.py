@@ -52,6 +52,7 @@ class TrainSpec(BaseModel):
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     early_stop_on_dev: bool = False
     max_length: int = Field(256, ge=8, le=32768)
+    max_examples: int | None = Field(None, ge=1)
 
 
 class VariantSpec(BaseModel):
@@ -116,8 +117,11 @@ class Variant:
         return self.spec.name
 
     def applies_to(self, task: Task) -> bool:
-        """Whether this variant runs on ``task``: its ``families`` (if any) and, for a
-        rag variant, a task with a ``knowledge`` collection (rag applies where it can)."""
+        """Whether this variant runs on ``task``.
+
+        Its ``families`` (if any) must include the task's, and a rag variant
+        needs a task with a ``knowledge`` collection (rag applies where it can).
+        """
         if self.spec.kind == "rag" and getattr(task.spec, "knowledge", None) is None:
             return False
         return self.spec.families is None or task.family in self.spec.families

@@ -17,6 +17,7 @@ from harness.training.data import (
     epoch_order,
     eval_order,
     render_pairs,
+    stable_subset,
 )
 
 BOS, EOS = 1, 2
@@ -146,3 +147,14 @@ def test_every_family_trains_on_its_reference_answer(root: Path, name: str) -> N
     encoded = encode_pairs(pairs[:5], char_tokens, EOS, 4096)
     assert all(e.answer_ids[:-1] == tuple(ord(c) for c in p.answer)
                for e, p in zip(encoded, pairs, strict=False))
+
+
+def test_stable_subset_is_seeded_ordered_and_stable_under_growth() -> None:
+    pairs = [Pair(f"e{i}", "Q:", " a") for i in range(50)]
+    first = stable_subset(pairs, 10, seed=3)
+    assert len(first) == 10 and first == sorted(first, key=lambda p: int(p.id[1:]))
+    assert stable_subset(pairs, 10, seed=3) == first
+    assert stable_subset(pairs, 10, seed=4) != first
+    assert stable_subset(pairs, None, seed=3) == pairs == stable_subset(pairs, 99, seed=3)
+    grown = stable_subset(pairs + [Pair(f"n{i}", "Q:", " b") for i in range(5)], 10, seed=3)
+    assert len({p.id for p in grown} & {p.id for p in first}) >= 5

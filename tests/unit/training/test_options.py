@@ -33,6 +33,7 @@ def test_defaults_are_valid() -> None:
     ({"batch_size": 0}, "--batch-size 0 is out of range"),
     ({"max_length": 4}, "--max-length 4 is out of range"),
     ({"seed": -1}, "--seed -1 must be 0 or more"),
+    ({"max_examples": 0}, "--max-examples must be a whole number >= 1"),
     ({"rank": 2.5}, "--rank must be a whole number"),
     ({"rank": True}, "--rank must be a whole number"),
     ({"target_modules": ()}, "needs at least one module name"),
