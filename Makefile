@@ -37,8 +37,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy harness
 
+# Every benchmark: each prints a table and a final "ratios:" line, and writes
+# reports/bench/<name>.json. About 30-40 minutes on 2 cores, most of it the
+# llama.cpp-server cases (echo logprobs) and the training table.
+BENCHES := overhead scale stats rag training generation scoring demo
 bench: model
-	$(BIN)/python benchmarks/bench_overhead.py
+	@for b in $(BENCHES); do echo "== bench_$$b"; \
+	  $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf .tunegate reports/2*
