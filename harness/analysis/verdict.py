@@ -203,7 +203,9 @@ def overall(verdicts: Mapping[str, Verdict]) -> Verdict:
         counts = Counter(verdicts[name].label for name in failing)
         label = max(_FAIL_ORDER, key=lambda lab: (counts[lab], -_FAIL_ORDER.index(lab)))
         listed = ", ".join(f"{name} ({verdicts[name].label})" for name in failing)
-        return Verdict(label, f"{len(failing)} of {len(verdicts)} tasks fail: {listed}.")
+        passing = [name for name, code in codes.items() if code == 0]
+        also = f"; fine-tuning is justified on {', '.join(passing)}" if passing else ""
+        return Verdict(label, f"{len(failing)} of {len(verdicts)} tasks fail: {listed}{also}.")
     pending = [name for name, code in codes.items() if code == 3]
     if pending:
         extra = {name: _more_of(verdicts[name]) for name in pending}

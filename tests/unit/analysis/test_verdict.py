@@ -146,6 +146,7 @@ def test_overall_any_failure_fails_even_with_inconclusive() -> None:
     v = overall({"a": _v(JUSTIFIED), "b": _v(inconclusive_label(40), 40), "c": _v(NO_PAYBACK)})
     assert v.label == NO_PAYBACK and exit_code(v.label) == 1
     assert "1 of 3 tasks fail: c (NOT JUSTIFIED: does not pay back)" in v.reason
+    assert v.reason.endswith("; fine-tuning is justified on a.")
 
 
 def test_overall_failure_label_majority_then_precedence() -> None:
