@@ -49,12 +49,16 @@ def test_digest_changes_with_experiment(project, edit):
 def test_real_demo_config(root):
     cfg = load_config(root / "examples" / "demo.yaml")
     assert [v.name for v in cfg.variants] == ["bare", "zero_shot", "few_shot", "calibrated",
-                                              "lora"]
-    assert [t.family for t in cfg.tasks] == ["classification", "format", "tone", "terminology"]
+                                              "rag", "lora", "lora_gen"]
+    assert [t.family for t in cfg.tasks] == ["classification", "format", "tone", "terminology",
+                                             "classification"]
     assert [str(m) for m in cfg.models] == ["embedded"]
-    assert cfg.spec.limit == {"dev": 16, "test": 40} and cfg.spec.seed == 13
+    assert cfg.spec.limit == {"dev": 12, "test": 40} and cfg.spec.seed == 13
     runs = {(t.name, v.name) for t in cfg.tasks for v in cfg.variants if v.applies_to(t)}
-    assert len(runs) == 5 + 2 + 2 + 3  # bare/calibrated: classification; lora: + terminology
+    # Classification: bare, zero, few, calibrated, lora; rag only on the knowledge task;
+    # the generation families: zero, few, lora_gen.
+    assert len(runs) == 5 + 3 + 3 + 3 + 6
+    assert ("corvane_policies", "rag") in runs and ("support_routing", "rag") not in runs
 
 
 @pytest.mark.parametrize(("old", "new", "line", "message", "hint"), [
