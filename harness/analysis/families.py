@@ -10,6 +10,7 @@ classifier's held-out accuracy, the fluency proxy, judge validity).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,9 +59,68 @@ def _first_detail(score_maps: Sequence[Mapping[str, Any]], scorer: str, key: str
     return None
 
 
+def _flat(obj: Any, prefix: str = "") -> dict[str, str]:
+    """Nested keys joined by dots; lists as sorted multisets; strings trimmed and case-folded."""
+    if isinstance(obj, Mapping) and obj:
+        out: dict[str, str] = {}
+        for key, value in obj.items():
+            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(obj, list):
+        value = json.dumps(sorted(json.dumps(_norm(v), sort_keys=True) for v in obj))
+    else:
+        value = json.dumps(_norm(obj), sort_keys=True)
+    return {prefix or "$": value}
+
+
+def _norm(value: Any) -> Any:
+    return " ".join(value.split()).casefold() if isinstance(value, str) else value
+
+
+def _as_object(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, Mapping) else None
+
+
+def field_accuracy(golds: Sequence[str], outputs: Sequence[Mapping[str, Any]],
+                   rng: np.random.Generator, resamples: int, conf: float,
+                   limit: int = 12) -> dict[str, dict[str, Any]]:
+    """Per gold field: the share of examples whose answer has it right, with an interval.
+
+    Fields are flattened (``a.b``), lists compared as multisets, strings
+    trimmed and case-folded; an unparseable answer gets every field wrong.
+    The ``limit`` most frequent fields are kept (the report's error bars).
+    """
+    hits: dict[str, list[float]] = {}
+    for gold_text, out in zip(golds, outputs, strict=True):
+        gold = _as_object(gold_text)
+        if gold is None:
+            continue
+        pred = _flat(_as_object(out.get("prediction")) or {})
+        for key, value in _flat(gold).items():
+            hits.setdefault(key, []).append(1.0 if pred.get(key) == value else 0.0)
+    keep = sorted(hits, key=lambda k: (-len(hits[k]), k))[:limit]
+    result = {}
+    for key in sorted(keep):
+        ci = bootstrap_mean_ci(hits[key], rng, resamples=resamples, confidence=conf)
+        result[key] = {"accuracy": ci.estimate, "ci_low": ci.low, "ci_high": ci.high,
+                       "n": ci.n}
+    return result
+
+
 def family_summary(family: str, score_maps: Sequence[Mapping[str, Any]],
-                   outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ``metrics`` of a generation-family variant plus its failure counts and facts."""
+                   outputs: Sequence[Mapping[str, Any]], golds: Sequence[str] = (),
+                   rng: np.random.Generator | None = None, resamples: int = 2000,
+                   conf: float = 0.95) -> dict[str, Any]:
+    """The ``metrics`` of a generation-family variant plus its failure counts and facts.
+
+    For ``format`` with ``golds`` and ``rng``, also ``fields``: the accuracy of
+    each gold field (:func:`field_accuracy`).
+    """
     means: dict[str, float] = {}
     for m in score_maps:
         for name in m:
@@ -76,6 +136,8 @@ def family_summary(family: str, score_maps: Sequence[Mapping[str, Any]],
     if family == "format":
         parses = [str((o.get("detail") or {}).get("parse", "")) for o in outputs]
         out["parse"] = {k: parses.count(k) for k in ("strict", "extracted", "failed")}
+        if golds and rng is not None:
+            out["fields"] = field_accuracy(golds, outputs, rng, resamples, conf)
     elif family == "tone":
         out["style_classifier"] = _first_detail(score_maps, "style_accuracy", "classifier")
         out["fluency_proxy"] = _first_detail(score_maps, "fluency", "proxy")

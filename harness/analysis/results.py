@@ -126,7 +126,8 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapp
                           "matrix": [list(r) for r in summary.confusion]},
             "per_label": summary.per_label})
     else:
-        entry.update(family_summary(family, cell.score_maps, cell.outputs))
+        entry.update(family_summary(family, cell.score_maps, cell.outputs, cell.gold, rng,
+                                    resamples, conf))
     return entry
 
 

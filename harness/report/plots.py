@@ -329,6 +329,13 @@ def make_plots(results: Mapping[str, Any],
         if conf is not None:
             plots.append(Plot(f"confusion-{slug}", "Confusion matrices (test)", conf,
                               str(task.get("task"))))
+        from harness.report.family_plots import fields_png, tone_png
+
+        for kind, title, png in (
+                ("fields", "Field-level accuracy (format)", fields_png(task)),
+                ("tone", "Style vs content preservation (tone)", tone_png(task))):
+            if png is not None:
+                plots.append(Plot(f"{kind}-{slug}", title, png, str(task.get("task"))))
     return plots
 
 

@@ -1,0 +1,47 @@
+"""Family figures and the per-field accuracy they plot."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.analysis.families import field_accuracy
+from harness.report.family_plots import fields_png, tone_png
+
+PNG = b"\x89PNG"
+
+
+def test_field_accuracy_per_gold_field() -> None:
+    golds = ['{"a": "X", "b": {"c": 1}, "l": [1, 2]}', '{"a": "y", "b": {"c": 2}, "l": [3]}',
+             "not json"]
+    outputs = [{"prediction": {"a": " x ", "b": {"c": 1}, "l": [2, 1]}},
+               {"prediction": None}, {"prediction": {"a": "q"}}]
+    acc = field_accuracy(golds, outputs, np.random.default_rng(0), 200, 0.95)
+    assert set(acc) == {"a", "b.c", "l"}
+    assert acc["a"]["accuracy"] == 0.5 and acc["a"]["n"] == 2   # trimmed, case-folded
+    assert acc["b.c"]["accuracy"] == 0.5 and acc["l"]["accuracy"] == 0.5  # lists as multisets
+    assert acc["a"]["ci_low"] <= 0.5 <= acc["a"]["ci_high"]
+
+
+def _field(acc: float) -> dict:
+    return {"accuracy": acc, "ci_low": acc - 0.1, "ci_high": min(1.0, acc + 0.1), "n": 40}
+
+
+def test_fields_png_only_for_format_with_fields() -> None:
+    task = {"family": "format", "variants": [
+        {"name": "few", "fields": {"a": _field(0.5), "b": _field(0.9)}},
+        {"name": "lora", "fields": {"a": _field(0.8)}}]}
+    assert fields_png(task)[:4] == PNG
+    assert fields_png({**task, "family": "tone"}) is None
+    assert fields_png({"family": "format", "variants": [{"name": "x"}]}) is None
+
+
+def test_tone_png_needs_style_and_similarity() -> None:
+    def sc(mean: float) -> dict:
+        return {"mean": mean, "ci_low": mean - 0.05, "ci_high": mean + 0.05}
+
+    task = {"family": "tone", "variants": [
+        {"name": "few", "scorers": {"style_accuracy": sc(0.9), "similarity_source": sc(0.4)}},
+        {"name": "zero", "scorers": {"style_accuracy": sc(0.1)}}]}
+    assert tone_png(task)[:4] == PNG
+    assert tone_png({"family": "tone", "variants": [task["variants"][1]]}) is None
+    assert tone_png({**task, "family": "format"}) is None
