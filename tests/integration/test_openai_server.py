@@ -201,10 +201,19 @@ def _find_lora() -> Path | None:
     return None
 
 
+def _train_small_lora(root: Path) -> Path:
+    """Train the code-names adapter of the training tests (seconds) and return its GGUF."""
+    pytest.importorskip("peft")
+    from codes_task import OPTIONS, write_code_task
+
+    from harness.training import train_adapter
+
+    task = load_task(write_code_task(root))
+    return train_adapter(task, out_dir=root / "adapter", options=OPTIONS).gguf_path
+
+
 def test_lora_adapter_through_the_server_matches_embedded(tmp_path: Path) -> None:
-    lora = _find_lora()
-    if lora is None:
-        pytest.skip("no GGUF LoRA adapter found (adapters/*/adapter.gguf or $TUNEGATE_TEST_LORA)")
+    lora = _find_lora() or _train_small_lora(tmp_path / "codes")
     srv = LlamaServer(embedded_gguf()[0], lora=lora, log=tmp_path / "lora.log").wait()
     local = create(parse_spec("embedded", adapter=str(lora)), BackendOptions())
     remote = create(parse_spec(f"openai:{ALIAS}?base_url={srv.url}&logprobs=false"
