@@ -88,6 +88,7 @@ class RunSpec(BaseModel):
     models: list[str] = Field(["embedded"], min_length=1)
     splits: list[Literal["dev", "test"]] = ["dev", "test"]
     limit: dict[Literal["dev", "test"], Annotated[int, Field(ge=1)]] = {}
+    samples: int = Field(1, ge=1, le=100)
     concurrency: int = Field(4, ge=1, le=256)
     max_retries: int = Field(4, ge=0, le=20)
     analysis: AnalysisSpec = AnalysisSpec()

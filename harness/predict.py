@@ -130,9 +130,14 @@ def generation_request(model: CachedModel, task: Task, prompt: str) -> GenReques
                       temperature=gen.temperature)
 
 
-def predict_classification(model: CachedModel, plan: PromptPlan, example: Example
-                           ) -> tuple[Output, Usage]:
-    """Predict one example's label with the plan's variant."""
+def _sampled(request: GenRequest, sample: int) -> GenRequest:
+    """Sample ``k`` of an example draws with its own seed (sample 0 keeps the request)."""
+    return request if sample == 0 else replace(request, seed=request.seed + sample)
+
+
+def predict_classification(model: CachedModel, plan: PromptPlan, example: Example,
+                           sample: int = 0) -> tuple[Output, Usage]:
+    """Predict one example's label with the plan's variant (``sample``: which draw)."""
     task, labels = plan.task, _labels(plan.task)
     prompt, rag = render_prompt(model, plan, example)
     if plan.use_logprobs:
@@ -144,18 +149,20 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
         detail = {"mode": "logprobs", "logprobs": {k: round(v, 4) for k, v in lps.items()},
                   "calibrated": plan.calibration is not None, **rag}
         return Output(best, best, detail), usage
-    resp, usage = model.generate(generation_request(model, task, prompt))
+    resp, usage = model.generate(_sampled(generation_request(model, task, prompt), sample),
+                                 sample)
     pred = match_label(resp.text, labels)
     return Output(resp.text, pred, {"mode": "generate", "finish": resp.finish_reason,
                                     **rag}), usage
 
 
-def predict_generation(model: CachedModel, plan: PromptPlan, example: Example
-                       ) -> tuple[Output, Usage]:
+def predict_generation(model: CachedModel, plan: PromptPlan, example: Example,
+                       sample: int = 0) -> tuple[Output, Usage]:
     """Generate one example's answer and parse it (unparseable: ``prediction=None``)."""
     task = plan.task
     prompt, rag = render_prompt(model, plan, example)
-    resp, usage = model.generate(generation_request(model, task, prompt))
+    resp, usage = model.generate(_sampled(generation_request(model, task, prompt), sample),
+                                 sample)
     parsed = parse_output(task.spec, dict(task.resources), resp.text)
     detail: dict[str, Any] = {"mode": "generate", "finish": resp.finish_reason,
                               **parsed.detail, **rag}
@@ -167,11 +174,16 @@ def predict_generation(model: CachedModel, plan: PromptPlan, example: Example
     return Output(resp.text, parsed.prediction, detail), usage
 
 
-def predict(model: CachedModel, plan: PromptPlan, example: Example) -> tuple[Output, Usage]:
-    """Predict one example the way its task's family needs."""
+def predict(model: CachedModel, plan: PromptPlan, example: Example,
+            sample: int = 0) -> tuple[Output, Usage]:
+    """Predict one example the way its task's family needs.
+
+    ``sample`` numbers the draws of one example when a run asks for several
+    (``samples: N`` with temperature > 0); each is cached on its own.
+    """
     if isinstance(plan.task.spec, ClassificationTask):
-        return predict_classification(model, plan, example)
-    return predict_generation(model, plan, example)
+        return predict_classification(model, plan, example, sample)
+    return predict_generation(model, plan, example, sample)
 
 
 def uses_logprobs(model: CachedModel, variant: Variant) -> bool:

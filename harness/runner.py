@@ -79,6 +79,7 @@ class _Unit:
     model: ModelSpec
     split: str
     example: Example
+    sample: int = 0
 
 
 def _score(unit: _Unit, output: Output) -> dict[str, object]:
@@ -90,7 +91,7 @@ def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None
     out = {"text": output.text, "prediction": output.prediction,
            "detail": dict(output.detail)} if output else {}
     return Record(run_id, unit.task.name, unit.task.digest, unit.variant.name,
-                  str(unit.model), unit.split, unit.example.id, 0, unit.example.target,
+                  str(unit.model), unit.split, unit.example.id, unit.sample, unit.example.target,
                   out, _score(unit, output) if output else {},
                   usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                   usage.latency_s if usage else 0.0, usage.cached if usage else False, error)
@@ -126,16 +127,19 @@ class Runner:
                 units = []
                 for split in spec.splits:
                     for ex in sample_split(task, split, spec.limit.get(split), spec.seed):
-                        key = (task.name, variant.name, str(model), split, ex.id, 0)
-                        if key not in done:
-                            units.append(_Unit(task, variant, model, split, ex))
+                        for k in range(spec.samples):
+                            key = (task.name, variant.name, str(model), split, ex.id, k)
+                            if key not in done:
+                                units.append(_Unit(task, variant, model, split, ex, k))
                 yield task, variant, units
 
     def _total(self) -> int:
         spec = self.config.spec
-        return sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
-                   for m in self.config.models for t in self.config.tasks for s in spec.splits
-                   for v in self.config.variants if v.applies_to(t) and self.config.runs(v, m))
+        per_sample = sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
+                         for m in self.config.models for t in self.config.tasks
+                         for s in spec.splits for v in self.config.variants
+                         if v.applies_to(t) and self.config.runs(v, m))
+        return spec.samples * per_sample
 
     def run(self) -> RunResult:
         """Run (or resume) the config; returns counts. Re-raises KeyboardInterrupt."""
@@ -222,7 +226,7 @@ class Runner:
         try:
             while True:
                 for unit in queue:
-                    pending[pool.submit(predict, model, plan, unit.example)] = unit
+                    pending[pool.submit(predict, model, plan, unit.example, unit.sample)] = unit
                     if len(pending) >= limit:
                         break
                 if not pending:

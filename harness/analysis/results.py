@@ -19,7 +19,7 @@ from harness.analysis.decision import apply_decisions
 from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
 from harness.analysis.paired import bootstrap_mean_ci
-from harness.analysis.stats import compare
+from harness.analysis.stats import clustered, compare
 from harness.scoring.classification import summarize
 from harness.store import Record, RunRow
 
@@ -108,7 +108,9 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
 
 def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
-    ci = bootstrap_mean_ci(cell.scores, rng, resamples=resamples, confidence=conf)
+    # Several samples per example are averaged per example first: resampling draws examples.
+    ci = bootstrap_mean_ci(clustered(cell.ids, cell.scores)[1], rng, resamples=resamples,
+                           confidence=conf)
     family = str(task_cfg.get("family", "classification"))
     entry: dict[str, Any] = {
         "name": name, "kind": kind, "model": model, "score": ci.estimate,
@@ -135,13 +137,18 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
              min_gain: float, kind: str = "binary") -> dict[str, Any]:
     """Candidate vs baseline on the test examples both scored (failed ones are dropped)."""
-    common = sorted(set(base.ids) & set(cand.ids))
-    a = dict(zip(base.ids, base.scores, strict=True))
-    b = dict(zip(cand.ids, cand.scores, strict=True))
-    av, bv = [a[i] for i in common], [b[i] for i in common]
-    c = compare(common, av, common, bv, kind, rng, resamples=resamples,  # type: ignore[arg-type]
+    common = set(base.ids) & set(cand.ids)
+    # Every sample of the examples both scored; compare() averages samples per example.
+    ia = [i for i in base.ids if i in common]
+    av = [x for i, x in zip(base.ids, base.scores, strict=True) if i in common]
+    ib = [i for i in cand.ids if i in common]
+    bv = [x for i, x in zip(cand.ids, cand.scores, strict=True) if i in common]
+    c = compare(ia, av, ib, bv, kind, rng, resamples=resamples,  # type: ignore[arg-type]
                 confidence=conf, min_gain=min_gain, names=(baseline, candidate))
-    d = np.asarray(bv, dtype=float) - np.asarray(av, dtype=float)
+    ua, ma = clustered(ia, av)
+    ub, mb = clustered(ib, bv)
+    b_of = dict(zip(ub, mb, strict=True))
+    d = np.asarray([b_of[i] for i in ua], dtype=float) - ma
     dropped = len(set(base.ids) ^ set(cand.ids))
     note = "; ".join(x for x in (c.note, f"{dropped} unpaired (failed) examples left out"
                                  if dropped else "") if x)

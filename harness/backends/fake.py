@@ -67,11 +67,18 @@ class FakeBackend:
         return ScoreResponse(lps, counts, self.count_tokens(request.prompt))
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Return the last capitalised word of the prompt's tail, or 'none'."""
+        """Return the last capitalised word of the prompt's tail, or 'none'.
+
+        With temperature > 0 it "samples": a seeded share of the draws (half
+        the temperature) answers 'none' instead, different for each seed.
+        """
         self._maybe_fail(request.prompt)
         words = [w.strip(".,:;!?") for w in request.prompt[-300:].split()]
         caps = [w for w in words if w.isupper() and len(w) > 2]
         text = caps[-1] if caps else "none"
+        if request.temperature > 0 and _noise(f"{request.seed}:{request.prompt}") < (
+                request.temperature / 2):
+            text = "none"
         return GenResponse(text, self.count_tokens(request.prompt), 1)
 
     def count_tokens(self, text: str) -> int:

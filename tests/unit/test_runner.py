@@ -180,3 +180,33 @@ def test_sample_split_is_seeded_and_keeps_order(project):
 def test_new_run_id_format():
     run_id = new_run_id("abcdef123456")
     assert re.fullmatch(r"\d{8}-\d{6}-\d{3}-abcdef", run_id)
+
+
+def test_several_samples_per_example_are_cached_apart_and_clustered(project, store, edit):
+    """samples: 3 at temperature > 0: three draws per example, analysed per example."""
+    from harness.analysis.results import build_results
+
+    edit(project.task, "metric: accuracy\n",
+         "metric: accuracy\ngeneration: {temperature: 1.0}\n")
+    project.write("blind.j2", "Answer:")
+    project.write("blind.yaml", "name: blind\ntemplate: blind.j2\nscoring: generate\n")
+    edit(project.variant, "template:", "scoring: generate\ntemplate:")
+    edit(project.config, "  - echo.yaml\n", "  - echo.yaml\n  - blind.yaml\nsamples: 3\n")
+    result = _runner(project, store).run()
+    records = list(store.records(result.run_id))
+    assert result.records == len(records) == 2 * 3 * 10
+    assert {r.sample for r in records} == {0, 1, 2}
+    assert result.model_calls == 3 * 10 + 3  # echo: one per draw; 'Answer:' one per sample
+    texts = {r.example_id: set() for r in records}
+    for r in records:
+        if r.variant == "echo":
+            texts[r.example_id].add(r.output["text"])
+    assert any(len(t) > 1 for t in texts.values())  # the draws really differ
+    again = _runner(project, store).run()
+    assert again.model_calls == 0
+    res = build_results(store.get_run(result.run_id), records)
+    task = res["tasks"][0]
+    echo = next(v for v in task["variants"] if v["name"] == "echo")
+    assert echo["n"] == 6  # examples, not samples
+    comp = task["comparisons"][0]
+    assert comp["n"] == 6 and "repeated samples averaged per example" in comp["note"]
