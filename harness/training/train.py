@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.models import embedded_gguf, file_digest
+from harness.models import resolve_embedded
 from harness.tasks import Task
 from harness.training.data import (
     Encoded,
@@ -146,13 +146,8 @@ def resolve_base(model: str, progress: Progress | None = None) -> BaseModel:
     if kind == "hf" and rest == "embedded":  # the HF copy of the embedded model: the same base
         kind, rest = "embedded", ""
     if kind == "embedded":
-        if rest:
-            gguf = Path(rest).expanduser()
-            if not gguf.is_file():
-                raise UsageError(f"GGUF model file not found: {gguf}", hint="embedded:PATH.gguf")
-            digest = file_digest(gguf)
-        else:
-            gguf, digest = embedded_gguf()
+        # embedded, embedded:q8_0 (a re-export, built once) or embedded:PATH.gguf
+        gguf, digest = resolve_embedded(rest, progress)
         hf_dir = unpack_gguf(gguf, digest, unpacked_dir(gguf, digest, not rest), progress)
         return BaseModel(model.strip(), gguf.name, digest, hf_dir, gguf)
     if kind == "hf" and rest:
