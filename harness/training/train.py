@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.models import resolve_embedded
+from harness.models import REQUANT_TYPES, resolve_embedded
 from harness.tasks import Task
 from harness.training.data import (
     Encoded,
@@ -148,7 +148,11 @@ def resolve_base(model: str, progress: Progress | None = None) -> BaseModel:
     if kind == "embedded":
         # embedded, embedded:q8_0 (a re-export, built once) or embedded:PATH.gguf
         gguf, digest = resolve_embedded(rest, progress)
-        hf_dir = unpack_gguf(gguf, digest, unpacked_dir(gguf, digest, not rest), progress)
+        tokenizer_dir = None
+        if rest in REQUANT_TYPES:  # the same tokenizer as the packaged model's
+            tokenizer_dir = resolve_base("embedded", progress).hf_dir
+        hf_dir = unpack_gguf(gguf, digest, unpacked_dir(gguf, digest, not rest), progress,
+                             tokenizer_dir)
         return BaseModel(model.strip(), gguf.name, digest, hf_dir, gguf)
     if kind == "hf" and rest:
         hf_dir = Path(rest).expanduser()

@@ -48,8 +48,13 @@ def is_unpacked(dest: Path, digest: str) -> bool:
 
 
 def unpack_gguf(gguf_path: Path, digest: str, dest: Path,
-                progress: Callable[[str], None] | None = None) -> Path:
+                progress: Callable[[str], None] | None = None,
+                tokenizer_dir: Path | None = None) -> Path:
     """Return ``dest``, first unpacking ``gguf_path`` into it unless already done.
+
+    ``tokenizer_dir``: take the tokenizer from this HF directory instead of the
+    GGUF (for a re-export of a model whose tokenizer transformers cannot read
+    back from the GGUF, such as the embedded model's ``q8_0``).
 
     Raises:
         UsageError: The training extra is missing or the cache is not writable.
@@ -64,7 +69,7 @@ def unpack_gguf(gguf_path: Path, digest: str, dest: Path,
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(dest.parent, prefix)
-        _save_hf_copy(gguf_path, tmp)
+        _save_hf_copy(gguf_path, tmp, tokenizer_dir)
         (tmp / MARKER).write_text(json.dumps(
             {"source": str(gguf_path), "sha256": digest}, indent=2), encoding="utf-8")
         _swap_into_place(tmp, dest, digest)
@@ -77,14 +82,20 @@ def unpack_gguf(gguf_path: Path, digest: str, dest: Path,
     return dest
 
 
-def _save_hf_copy(gguf_path: Path, out: Path) -> None:
+def _save_hf_copy(gguf_path: Path, out: Path, tokenizer_dir: Path | None = None) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf_path.parent), gguf_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, attn_implementation="eager", **dtype_kwarg(torch.float32))
+    try:
+        tokenizer = (AutoTokenizer.from_pretrained(str(tokenizer_dir)) if tokenizer_dir
+                     else AutoTokenizer.from_pretrained(folder, gguf_file=name))
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, attn_implementation="eager", **dtype_kwarg(torch.float32))
+    except Exception as exc:  # noqa: BLE001 - transformers raises anything; say which file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"transformers cannot read this GGUF back: {first}", gguf_path,
+                         hint="train on hf:PATH (a Hugging Face directory) instead") from None
     # The GGUF "quantizer" refuses to save; the weights are already dequantized.
     setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a quantizer
     if hasattr(model.config, "quantization_config"):
