@@ -97,6 +97,28 @@ def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None
                   usage.latency_s if usage else 0.0, usage.cached if usage else False, error)
 
 
+MANY_ECHO_REQUESTS = 1000
+
+
+def warn_echo_volume(model: CachedModel, plan: PromptPlan, n_examples: int,
+                     label: str) -> int:
+    """Warn before a group that will send thousands of echo-logprob requests.
+
+    Returns:
+        The number of echo requests the group would send (0 when not echo scoring).
+    """
+    if not (plan.use_logprobs and model.backend.capabilities.remote_echo_scoring):
+        return 0
+    labels = getattr(plan.task.spec, "labels", None) or {}
+    n = n_examples * len(labels)
+    if n >= MANY_ECHO_REQUESTS:
+        log.warning("%s: this will send about %d echo-logprob requests to %s (one per label; "
+                    "about 20 s each on llama.cpp's server with a 262k vocabulary): score "
+                    "labels in-process (embedded, hf:) or set scoring: generate for volume",
+                    label, n, model.identity.get("backend"))
+    return n
+
+
 class Runner:
     """Executes one config against one store.
 
@@ -221,6 +243,7 @@ class Runner:
         pending: dict[Future[tuple[Output, Usage]], _Unit] = {}
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
+        warn_echo_volume(model, plan, len(units), label)
         limit = 2 * min(self.config.spec.concurrency,
                         model.backend.capabilities.max_concurrency)
         try:

@@ -87,6 +87,9 @@ class Capabilities:
     logprobs: bool
     tokenizer: bool
     max_concurrency: int = 1
+    remote_echo_scoring: bool = False
+    """Label scores come from a server's echoed prompt logprobs: one request per
+    label, slow with a large vocabulary (about 20 s each on llama.cpp's server)."""
 
 
 class Backend(Protocol):

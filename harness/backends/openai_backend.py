@@ -100,7 +100,8 @@ class OpenAIBackend:
             self.close()
             raise
         self.capabilities = Capabilities(logprobs=has, tokenizer=False,
-                                         max_concurrency=concurrency)
+                                         max_concurrency=concurrency,
+                                         remote_echo_scoring=has)
 
     @property
     def served_model(self) -> str:

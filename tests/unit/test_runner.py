@@ -210,3 +210,28 @@ def test_several_samples_per_example_are_cached_apart_and_clustered(project, sto
     assert echo["n"] == 6  # examples, not samples
     comp = task["comparisons"][0]
     assert comp["n"] == 6 and "repeated samples averaged per example" in comp["note"]
+
+
+def test_thousands_of_echo_logprob_requests_are_announced_before_they_are_sent(
+        project, store, caplog):
+    import dataclasses
+    import logging
+
+    from harness.backends.base import create, parse_spec
+    from harness.predict import PromptPlan
+    from harness.runner import warn_echo_volume
+    from harness.variants.prompt import load_variant
+
+    backend = create(parse_spec("fake:keyword"), BackendOptions())
+    model = CachedModel(backend, store)
+    plan = PromptPlan(load_task(project.task), load_variant(project.variant), (), True)
+    caplog.set_level(logging.WARNING, logger="harness.runner")
+    assert warn_echo_volume(model, plan, 5000, "toy/echo") == 0  # in-process scoring: silent
+    backend.capabilities = dataclasses.replace(backend.capabilities, remote_echo_scoring=True)
+    assert warn_echo_volume(model, plan, 400, "toy/echo") == 800 and not caplog.records
+    assert warn_echo_volume(model, plan, 600, "toy/echo") == 1200
+    (rec,) = caplog.records
+    assert "about 1200 echo-logprob requests" in rec.getMessage()
+    assert "scoring: generate" in rec.getMessage()
+    generating = dataclasses.replace(plan, use_logprobs=False)
+    assert warn_echo_volume(model, generating, 5000, "toy/echo") == 0
