@@ -9,7 +9,9 @@ of support-routing examples (8 prompts + answers, cut to a fixed length):
      full ``[B, T, vocab]`` logits and a masked cross-entropy;
   3. the optimized step with an fp32 base (what an AVX2-only CPU gets);
   4. the optimized step over LoRA rank x sequence length: seconds per epoch
-     per 100 examples, peak RSS, adapter size.
+     per 100 examples, peak RSS, adapter size;
+  5. whole epochs of the real trainer (``train_adapter``, one epoch) on 32, 64
+     and 128 examples: seconds per epoch against the number of examples.
 Each configuration runs in a fresh process (so its peak RSS is its own).
 Prints a table and a final line of ratios; writes reports/bench/training.json.
 
@@ -98,12 +100,35 @@ def _run(mode: str, rank: int, length: int, steps: int) -> dict[str, Any]:
     return result
 
 
+def epoch_scaling(sizes: tuple[int, ...] = (32, 64, 128)) -> list[dict[str, Any]]:
+    """One real training epoch per size (support routing, bare template): its seconds."""
+    from harness.tasks import load_task
+    from harness.training import TrainOptions, train_adapter
+
+    task = load_task(ROOT / "tasks/support_routing.yaml")
+    template = (ROOT / "baselines/templates/classify_bare.j2").read_text(encoding="utf-8")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            opts = TrainOptions(epochs=1, max_examples=n, seed=0, lr=2e-3, template=template)
+            res = train_adapter(task, out_dir=Path(tmp) / str(n), options=opts)
+            record = json.loads(res.training_json.read_text(encoding="utf-8"))
+            seconds = float(record["metrics"]["epoch_seconds"][0])
+            rows.append({"examples": n, "epoch_s": seconds, "s_per_example": seconds / n})
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="one rank and length in the table")
     p.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--epochs-only", action="store_true",
+                   help="only the seconds-per-epoch vs examples measurement")
     args = p.parse_args()
+    if args.epochs_only:
+        _print_epochs(epoch_scaling())
+        return
     if args.one:
         mode, rank, length = args.one
         print(json.dumps(one(mode, int(rank), int(length), args.steps)))
@@ -128,17 +153,29 @@ def main() -> None:
         print(f"{r['mode']:<14} {r['rank']:>4} {r['length']:>4} {r['dtype']:>9} "
               f"{r['step_s']:>7.2f} {r['s_per_epoch_per_100']:>13.1f} {r['tokens_per_s']:>6.0f} "
               f"{r['peak_rss_mb']:>11.0f} {r['adapter_bytes'] / 1024:>10.0f}")
+    epochs = _print_epochs(epoch_scaling())
     ratio = slow["step_s"] / fast["step_s"]
     out = ROOT / "reports" / "bench" / "training.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     ratio32 = slow["step_s"] / fp32["step_s"]
     out.write_text(json.dumps({"cpu_capability": cap, "naive": slow, "optimized": fast,
                                "optimized_fp32": fp32, "grid": rows, "speedup": ratio,
+                               "epochs_vs_examples": epochs,
                                "speedup_fp32": ratio32}, indent=2) + "\n")
     print(f"\nratios: optimized step {ratio:.2f}x faster than the naive peft step (target >= 2.5x)"
           f" on {cap}, rank 8, {BATCH} x 128 tokens ({ratio32:.2f}x with an fp32 base, as on an "
           f"AVX2-only CPU); naive peak RSS "
           f"{slow['peak_rss_mb'] / fast['peak_rss_mb']:.2f}x the optimized; wrote {out}")
+
+
+def _print_epochs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    print(f"\n{'examples':>8} {'epoch s':>8} {'s/example':>10}")
+    for r in rows:
+        print(f"{r['examples']:>8} {r['epoch_s']:>8.2f} {r['s_per_example']:>10.3f}")
+    growth = rows[-1]["s_per_example"] / rows[0]["s_per_example"]
+    print(f"ratios: seconds per example at {rows[-1]['examples']} / at {rows[0]['examples']} "
+          f"examples = {growth:.2f} (<= 1.1: an epoch grows linearly with the examples)")
+    return rows
 
 
 if __name__ == "__main__":
