@@ -92,6 +92,17 @@ class Capabilities:
     label, slow with a large vocabulary (about 20 s each on llama.cpp's server)."""
 
 
+def check_context(n: int, n_ctx: int, what: str) -> None:
+    """Refuse a request of ``n`` tokens that a local model's context cannot hold.
+
+    Raises:
+        UsageError: ``n`` is over ``n_ctx``.
+    """
+    if n > n_ctx:
+        raise UsageError(f"{what} is {n} tokens, more than the context ({n_ctx})",
+                         hint="shorten the prompt or use fewer shots")
+
+
 class Backend(Protocol):
     """A model behind one small interface.
 

@@ -27,6 +27,7 @@ from harness.backends.base import (
     ModelSpec,
     ScoreRequest,
     ScoreResponse,
+    check_context,
 )
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
@@ -129,9 +130,7 @@ class EmbeddedBackend:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
 
     def _check_fits(self, n: int, what: str) -> None:
-        if n > self._n_ctx:
-            raise UsageError(f"{what} is {n} tokens, more than the context ({self._n_ctx})",
-                             hint="shorten the prompt or use fewer shots")
+        check_context(n, self._n_ctx, what)
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Summed log-probability of each continuation's tokens after the prompt."""

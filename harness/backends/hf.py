@@ -30,6 +30,7 @@ from harness.backends.base import (
     ModelSpec,
     ScoreRequest,
     ScoreResponse,
+    check_context,
 )
 from harness.errors import UsageError
 from harness.models import file_digest
@@ -156,9 +157,7 @@ class HFBackend:
         return list(self.tokenizer(text, add_special_tokens=bos)["input_ids"])
 
     def _check_fits(self, n: int, what: str) -> None:
-        if n > self._n_ctx:
-            raise UsageError(f"{what} is {n} tokens, more than the context ({self._n_ctx})",
-                             hint="shorten the prompt or use fewer shots")
+        check_context(n, self._n_ctx, what)
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Summed log-probability of each continuation, all in one batched forward pass."""
