@@ -52,7 +52,7 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_repeats, parse_constant=_no_constant)
-# Where a JSON object or an array of objects/arrays may start (prose braces do not).
+# Where a JSON object or an array may start; a brace before a word ({name}) is prose.
 _START = re.compile(r"\{\s*[\"}]|\[")
 _ARRAY_OF_VALUES = re.compile(r"\[\s*[\[{]")
 

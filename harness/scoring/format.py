@@ -31,6 +31,7 @@ from harness.scoring.base import Output, Score, task_scorer
 from harness.scoring.fields import Comparison, compare, pointer
 from harness.tasks import Example, FormatTask, Task
 
+
 def _spec(task: Task) -> FormatTask:
     assert isinstance(task.spec, FormatTask)
     return task.spec

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.scoring.fields import compare, leaf_key, leaves, pointer
+from harness.scoring.fields import compare, leaf_key, leaves, pointer, recorded_normalize
 from harness.taskspec import Normalize
 
 HOW = Normalize()
@@ -87,6 +87,13 @@ def test_structure_mismatch_is_missing_and_extra() -> None:
     c = compare({"a": 1, "e": []}, {"a": {"b": 1}, "e": {}}, HOW)
     assert sorted((pointer(d.path), d.status) for d in c.diffs) == [
         ("/a", "miss"), ("/a/b", "extra"), ("/e", "bad")]
+
+
+def test_readers_of_a_run_use_the_recorded_normalisation() -> None:
+    # config.to_json records each task's normalize; old runs and bad entries: default.
+    assert recorded_normalize({"normalize": {"case": False}}) == Normalize(case=False)
+    assert recorded_normalize({}) == Normalize()
+    assert recorded_normalize({"normalize": {"case": "maybe"}}) == Normalize()
 
 
 # ---- properties ---------------------------------------------------------------
