@@ -123,13 +123,19 @@ class RunConfig:
                        "family": t.family, "labels": list(getattr(t.spec, "labels", [])),
                        "metric": str(t.spec.metric or t.primary_scorer),
                        "primary": t.primary_scorer,
-                       "n_train": len(t.split("train"))}
+                       "n_train": len(t.split("train")), "normalize": _normalize(t)}
                       for t in self.tasks],
             "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
                           "kind": v.spec.kind} for v in self.variants],
             "models": [str(m) for m in self.models],
             "exclude": sorted([v, m] for v, m in self.exclude),
         }
+
+
+def _normalize(task: Task) -> dict[str, Any] | None:
+    """How the task's answers are normalised (format, terminology), for readers of the store."""
+    norm = getattr(task.spec, "normalize", None)
+    return norm.model_dump() if norm is not None else None
 
 
 def _resolve_list(doc: YamlDoc, key: str) -> list[Path]:

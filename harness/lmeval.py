@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from harness.answers import parse_output
 from harness.errors import UsageError
 from harness.predict import label_continuations
 from harness.tasks import Task
@@ -252,7 +253,8 @@ def _evaluate(lm_task: str, opts: LmevalOptions) -> dict[str, Any]:
     return results
 
 
-def _sample_output(sample: dict[str, Any], kind: str, labels: list[str]) -> Any:
+def _sample_output(sample: dict[str, Any], kind: str, labels: list[str], task: Task) -> Any:
+    """An lm-eval sample as tunegate's output: a label, or the text read by the task's parser."""
     from harness.predict import match_label
     from harness.scoring.base import Output
 
@@ -264,9 +266,12 @@ def _sample_output(sample: dict[str, Any], kind: str, labels: list[str]) -> Any:
                   "doc_id": sample["doc_id"]}
         return Output(best, best, detail)
     text = str(sample["resps"][0][0])
-    pred = match_label(text, labels) if labels else text
-    return Output(text, pred, {"mode": "lmeval-generate_until", "doc_id": sample["doc_id"],
-                               "filtered": sample["filtered_resps"][0]})
+    detail = {"mode": "lmeval-generate_until", "doc_id": sample["doc_id"],
+              "filtered": sample["filtered_resps"][0]}
+    if labels:
+        return Output(text, match_label(text, labels), detail)
+    parsed = parse_output(task.spec, task.resources, text)  # as tunegate's own runs read it
+    return Output(text, parsed.prediction, {**parsed.detail, **detail})
 
 
 def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
@@ -278,7 +283,7 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
             sample cannot be joined to its example.
     """
     from harness.runner import new_run_id
-    from harness.scoring.base import scorers_for
+    from harness.scoring.base import score_all
     from harness.store import Record
 
     labels = list(getattr(task.spec, "labels", {}) or {})
@@ -316,9 +321,8 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
         if sample["doc"].get("id") != ex_id:
             raise UsageError(f"lm-eval sample doc_id {doc_id} is {sample['doc'].get('id')!r}, "
                              f"expected {ex_id!r}", exported.data_file)
-        example, output = examples[ex_id], _sample_output(sample, opts.kind, labels)
-        scores = {info.name: info.fn(example, output).to_json()
-                  for info in scorers_for(task.family)}
+        example, output = examples[ex_id], _sample_output(sample, opts.kind, labels, task)
+        scores = score_all(task, example, output)
         store.put_record(Record(run_id, task.name, task.digest, variant.name,
                                 f"lmeval:{opts.model}", "test", ex_id, 0, example.target,
                                 {"text": output.text, "prediction": output.prediction,

@@ -1,11 +1,15 @@
 """Family-specific checks run when a task loads, located as ``file:line``.
 
+Every gold answer (and tone reference) of a generation task is read by the
+parser that reads a model's output (:func:`harness.answers.read_gold`): one
+it would not read whole, no output could equal, so it is a task error.
 Format: the JSON Schema itself is checked first (draft 2020-12; an invalid
-schema is a task error), then every gold object must parse and validate;
-a regex must compile and match every gold line. Tone: the style classifier
-needs at least two classes with examples each. Terminology: no duplicate or
-conflicting glossary entries. What the checks load (the schema, the style
-examples) is returned as the task's resources.
+schema is a task error), then every gold object must parse strictly and
+validate; a regex must compile and match every (one-line) gold answer.
+Tone: the style classifier needs at least two classes with examples each.
+Terminology: no duplicate or conflicting glossary entries. What the checks
+load (the schema and its validator, the style examples) is returned as the
+task's resources.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.answers import read_gold
 from harness.errors import UsageError
 from harness.taskspec import AnyTask, FormatTask, GlossaryFile, TerminologyTask, ToneTask
 from harness.yamlio import YamlDoc, load_yaml, validate
@@ -36,10 +41,13 @@ def check_family(spec: AnyTask, examples: Mapping[str, Sequence[Example]], doc: 
     if isinstance(spec, FormatTask):
         return _check_format(spec, examples, doc)
     if isinstance(spec, ToneTask):
-        return _check_tone(spec, examples, doc)
-    if isinstance(spec, TerminologyTask):
-        return _check_glossary(spec, doc)
-    return {}, []
+        resources, files = _check_tone(spec, examples, doc)
+    elif isinstance(spec, TerminologyTask):
+        resources, files = _check_glossary(spec, doc)
+    else:
+        return {}, []
+    _check_golds(spec, resources, examples)
+    return resources, files
 
 
 def _load_schema(spec: FormatTask, doc: YamlDoc) -> tuple[dict[str, Any] | None, list[Path]]:
@@ -60,6 +68,39 @@ def _load_schema(spec: FormatTask, doc: YamlDoc) -> tuple[dict[str, Any] | None,
     return loaded, [path]
 
 
+def _read_gold(spec: AnyTask, resources: Mapping[str, Any], ex: Example, what: str,
+               text: str) -> str:
+    parsed = read_gold(spec, resources, text)
+    if parsed.prediction is None:
+        raise UsageError(f"{what} of example {ex.id!r} {parsed.detail['error']}",
+                         ex.source, ex.line, hint=parsed.detail.get("hint"))
+    return parsed.prediction
+
+
+def _check_golds(spec: AnyTask, resources: Mapping[str, Any],
+                 examples: Mapping[str, Sequence[Example]], validator: Any = None) -> None:
+    """Read every gold answer (and tone reference) with the output parser, whole.
+
+    Raises:
+        UsageError: A gold answer no output could equal, or one the schema
+            refuses, at its data line.
+    """
+    refs = spec.data.columns.references if isinstance(spec, ToneTask) else []
+    for rows in examples.values():
+        for ex in rows:
+            gold = _read_gold(spec, resources, ex, "gold output", ex.target)
+            for col in refs:
+                value = ex.fields.get(col)
+                if value is not None and str(value).strip():
+                    _read_gold(spec, resources, ex, f"reference {col!r}", str(value))
+            err = None if validator is None else next(
+                iter(validator.iter_errors(json.loads(gold))), None)
+            if err is not None:
+                where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+                raise UsageError(f"gold object of example {ex.id!r} does not match the "
+                                 f"schema at {where}: {err.message}", ex.source, ex.line)
+
+
 def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
                   ) -> tuple[dict[str, Any], list[Path]]:
     from jsonschema import Draft202012Validator
@@ -71,11 +112,7 @@ def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], d
             pattern = re.compile(spec.regex)
         except re.error as exc:
             raise doc.error(f"regex does not compile: {exc}", ("regex",)) from None
-        for rows in examples.values():
-            for ex in rows:
-                if pattern.fullmatch(ex.target.strip()) is None:
-                    raise UsageError(f"gold output of example {ex.id!r} does not match the "
-                                     "task's regex", ex.source, ex.line)
+        _check_golds(spec, {"regex": pattern}, examples)
         return {"regex": pattern}, []
     schema, files = _load_schema(spec, doc)
     if schema is not None:
@@ -86,20 +123,8 @@ def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], d
             raise doc.error(f"invalid JSON Schema at {where}: {exc.message}",
                             ("schema",), hint="the schema must be valid draft 2020-12") from None
     validator = Draft202012Validator(schema) if schema is not None else None
-    for rows in examples.values():
-        for ex in rows:
-            try:
-                gold = json.loads(ex.target)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"gold output of example {ex.id!r} is not JSON: {exc.msg}",
-                                 ex.source, ex.line) from None
-            if validator is not None:
-                err = next(iter(validator.iter_errors(gold)), None)
-                if err is not None:
-                    where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-                    raise UsageError(f"gold object of example {ex.id!r} does not match the "
-                                     f"schema at {where}: {err.message}", ex.source, ex.line)
-    return {"schema": schema}, files
+    _check_golds(spec, {}, examples, validator)
+    return {"schema": schema, "validator": validator}, files
 
 
 def _style_examples(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc

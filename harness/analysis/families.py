@@ -10,7 +10,6 @@ classifier's held-out accuracy, the fluency proxy, judge validity).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,6 +17,9 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.paired import bootstrap_mean_ci
+from harness.answers import strict_object
+from harness.scoring.fields import compare, leaves, pointer
+from harness.taskspec import Normalize
 
 
 def scorer_kind(name: str) -> str:
@@ -59,50 +61,30 @@ def _first_detail(score_maps: Sequence[Mapping[str, Any]], scorer: str, key: str
     return None
 
 
-def _flat(obj: Any, prefix: str = "") -> dict[str, str]:
-    """Nested keys joined by dots; lists as sorted multisets; strings trimmed and case-folded."""
-    if isinstance(obj, Mapping) and obj:
-        out: dict[str, str] = {}
-        for key, value in obj.items():
-            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(obj, list):
-        value = json.dumps(sorted(json.dumps(_norm(v), sort_keys=True) for v in obj))
-    else:
-        value = json.dumps(_norm(obj), sort_keys=True)
-    return {prefix or "$": value}
-
-
-def _norm(value: Any) -> Any:
-    return " ".join(value.split()).casefold() if isinstance(value, str) else value
-
-
-def _as_object(value: Any) -> Mapping[str, Any] | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, Mapping) else None
-
-
 def field_accuracy(golds: Sequence[str], outputs: Sequence[Mapping[str, Any]],
                    rng: np.random.Generator, resamples: int, conf: float,
-                   limit: int = 12) -> dict[str, dict[str, Any]]:
+                   limit: int = 12, how: Normalize | None = None) -> dict[str, dict[str, Any]]:
     """Per gold field: the share of examples whose answer has it right, with an interval.
 
-    Fields are flattened (``a.b``), lists compared as multisets, strings
-    trimmed and case-folded; an unparseable answer gets every field wrong.
-    The ``limit`` most frequent fields are kept (the report's error bars).
+    The fields and what "right" means are the scorers'
+    (:func:`harness.scoring.fields.compare` under the task's normalisation
+    ``how``): each gold field, keyed by its JSON Pointer, is right when it
+    matches in the aligned answer. An unparseable answer gets every field
+    wrong; a gold that is not one JSON object is skipped. The ``limit`` most
+    frequent fields are kept (the report's error bars).
     """
+    norm = how or Normalize()
     hits: dict[str, list[float]] = {}
     for gold_text, out in zip(golds, outputs, strict=True):
-        gold = _as_object(gold_text)
+        gold = strict_object(gold_text)
         if gold is None:
             continue
-        pred = _flat(_as_object(out.get("prediction")) or {})
-        for key, value in _flat(gold).items():
-            hits.setdefault(key, []).append(1.0 if pred.get(key) == value else 0.0)
+        pred = strict_object(out.get("prediction"))
+        right = set() if pred is None else {
+            pointer(d.path) for d in compare(gold, pred, norm).diffs if d.status == "ok"}
+        for path, _ in leaves(gold):
+            key = pointer(path)
+            hits.setdefault(key, []).append(1.0 if key in right else 0.0)
     keep = sorted(hits, key=lambda k: (-len(hits[k]), k))[:limit]
     result = {}
     for key in sorted(keep):
@@ -115,11 +97,11 @@ def field_accuracy(golds: Sequence[str], outputs: Sequence[Mapping[str, Any]],
 def family_summary(family: str, score_maps: Sequence[Mapping[str, Any]],
                    outputs: Sequence[Mapping[str, Any]], golds: Sequence[str] = (),
                    rng: np.random.Generator | None = None, resamples: int = 2000,
-                   conf: float = 0.95) -> dict[str, Any]:
+                   conf: float = 0.95, how: Normalize | None = None) -> dict[str, Any]:
     """The ``metrics`` of a generation-family variant plus its failure counts and facts.
 
     For ``format`` with ``golds`` and ``rng``, also ``fields``: the accuracy of
-    each gold field (:func:`field_accuracy`).
+    each gold field (:func:`field_accuracy`, normalised as ``how``).
     """
     means: dict[str, float] = {}
     for m in score_maps:
@@ -137,7 +119,7 @@ def family_summary(family: str, score_maps: Sequence[Mapping[str, Any]],
         parses = [str((o.get("detail") or {}).get("parse", "")) for o in outputs]
         out["parse"] = {k: parses.count(k) for k in ("strict", "extracted", "failed")}
         if golds and rng is not None:
-            out["fields"] = field_accuracy(golds, outputs, rng, resamples, conf)
+            out["fields"] = field_accuracy(golds, outputs, rng, resamples, conf, how=how)
     elif family == "tone":
         out["style_classifier"] = _first_detail(score_maps, "style_accuracy", "classifier")
         out["fluency_proxy"] = _first_detail(score_maps, "fluency", "proxy")

@@ -21,6 +21,7 @@ from harness.analysis.families import family_summary, scorer_kind, scorer_summar
 from harness.analysis.paired import bootstrap_mean_ci
 from harness.analysis.stats import clustered, compare
 from harness.scoring.classification import summarize
+from harness.scoring.fields import recorded_normalize
 from harness.store import Record, RunRow
 
 # The default primary scorer of each family (a task may name another as ``metric``).
@@ -129,7 +130,7 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapp
             "per_label": summary.per_label})
     else:
         entry.update(family_summary(family, cell.score_maps, cell.outputs, cell.gold, rng,
-                                    resamples, conf))
+                                    resamples, conf, recorded_normalize(task_cfg)))
     return entry
 
 

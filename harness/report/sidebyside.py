@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from harness.answers import strict_object
 from harness.errors import UsageError
+from harness.scoring.fields import compare, pointer, recorded_normalize
 from harness.store import Record, RunRow
 from harness.tasks import load_task
+from harness.taskspec import Normalize
 
 __all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "field_diff", "render_examples"]
 
@@ -68,32 +71,23 @@ class Cell:
     fields: tuple[tuple[str, str, str], ...] = ()
 
 
-def _flatten(obj: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(obj, Mapping) and obj:
-        out: dict[str, str] = {}
-        for key, value in obj.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix or "$": json.dumps(obj, sort_keys=True, ensure_ascii=False)}
+def field_diff(prediction: Any, reference: str, how: Normalize | None = None
+               ) -> tuple[tuple[str, str, str], ...]:
+    """Field-by-field diff of a JSON answer against a JSON reference (empty otherwise).
 
-
-def field_diff(prediction: Any, reference: str) -> tuple[tuple[str, str, str], ...]:
-    """Field-by-field diff of a JSON answer against a JSON reference (empty otherwise)."""
-    if isinstance(prediction, str):
-        try:
-            prediction = json.loads(prediction)
-        except ValueError:
-            return ()
-    try:
-        gold = json.loads(reference)
-    except ValueError:
+    The fields and their statuses are the scorers' (:func:`harness.scoring.fields.compare`
+    with the task's normalisation ``how``): ``(JSON Pointer, value, status)``,
+    the value the output's (a wrong one followed by the reference's), or the
+    reference's for a missing field.
+    """
+    got, want = strict_object(prediction), strict_object(reference)
+    if got is None or want is None:
         return ()
-    if not isinstance(prediction, Mapping) or not isinstance(gold, Mapping):
-        return ()
-    got, want = _flatten(prediction), _flatten(gold)
-    rows = [(k, v, "ok" if want.get(k) == v else "bad" if k in want else "extra")
-            for k, v in got.items()]
-    rows += [(k, v, "miss") for k, v in want.items() if k not in got]
+    rows = []
+    for d in compare(want, got, how or Normalize()).diffs:
+        value = {"ok": d.pred, "extra": d.pred, "miss": d.gold,
+                 "bad": f"{d.pred} (reference {d.gold})"}[d.status]
+        rows.append((pointer(d.path), str(value), d.status))
     return tuple(rows)
 
 
@@ -133,7 +127,8 @@ def _passage(p: object) -> str:
     return (f"[{pid}] " if pid else "") + str(p.get("text", ""))
 
 
-def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
+def _cell(rec: Record, primary_name: str = "label_accuracy", how: Normalize | None = None
+          ) -> Cell:
     if rec.error is not None:
         return Cell(error=rec.error)
     out, primary = rec.output, _primary(rec.scores, primary_name)
@@ -151,7 +146,7 @@ def _cell(rec: Record, primary_name: str = "label_accuracy") -> Cell:
         pred = json.dumps(pred, sort_keys=True, ensure_ascii=False)
     return Cell(text=str(out.get("text", "")), prediction=pred, score=score, invalid=invalid,
                 explanation=str(primary.get("explanation", "")) if primary else "",
-                passages=texts, fields=field_diff(out.get("prediction"), rec.target))
+                passages=texts, fields=field_diff(out.get("prediction"), rec.target, how))
 
 
 def _inputs(entry: Mapping[str, Any]) -> tuple[dict[str, str], list[str], str]:
@@ -184,6 +179,7 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
     multi = len(run.config.get("models", [])) > 1
     primary = {str(t.get("name")): str(t.get("primary") or "label_accuracy")
                for t in run.config.get("tasks", [])}
+    norms = {str(t.get("name")): recorded_normalize(t) for t in run.config.get("tasks", [])}
     rows: dict[str, dict[str, Row]] = {}
     for rec in records:
         if rec.split != "test" or rec.sample != 0:
@@ -191,7 +187,8 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
         name = f"{rec.variant}@{rec.model}" if multi else rec.variant
         task_rows = rows.setdefault(rec.task, {})
         row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
-        row.cells[name] = _cell(rec, primary.get(rec.task, "label_accuracy"))
+        row.cells[name] = _cell(rec, primary.get(rec.task, "label_accuracy"),
+                                norms.get(rec.task))
     out: dict[str, TaskExamples] = {}
     for entry in run.config.get("tasks", []):
         name = str(entry.get("name"))

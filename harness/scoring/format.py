@@ -3,32 +3,33 @@
 Per example, for ``format: json`` tasks:
 
 - ``parse_strict``: the whole output (stripped) is one JSON object.
-- ``parse_lenient``: a JSON object could be taken from the output; the
-  explanation says when it had to be extracted from surrounding text.
+- ``parse_lenient``: the one JSON object in the output could be taken; the
+  explanation says when it had to be extracted from surrounding text
+  (:mod:`harness.answers`: a fragment of a broken answer, or one of two
+  objects, is not taken).
 - ``schema_valid``: the parsed object validates against the task's JSON
   Schema (draft 2020-12; checked itself when the task loads).
-- ``field_precision`` / ``field_recall`` / ``field_f1``: over flattened
-  fields (nested keys joined by dots, lists as multisets), values
-  normalised as the task's ``normalize`` says.
-- ``exact_match``: the normalised object equals the gold object.
+- ``field_precision`` / ``field_recall`` / ``field_f1``: over the answer's
+  fields (:mod:`harness.scoring.fields`: leaves at unambiguous paths, list
+  items aligned as whole objects, order-free), values normalised as the
+  task's ``normalize`` says.
+- ``exact_match``: every field matches: the two normalised trees are equal.
 
 For ``format: regex`` tasks ``regex_match`` replaces the parse scores and
-the fields are the regex's named groups. An unparseable output scores 0
-on everything: a counted failure.
+the fields are the regex's named groups. The gold answer is read by the
+same parser as the output (:func:`harness.answers.read_gold`). An
+unparseable output scores 0 on everything: a counted failure.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 from typing import Any
 
+from harness.answers import answer_value, read_gold
 from harness.scoring.base import Output, Score, task_scorer
-from harness.scoring.normalize import flatten, prf
+from harness.scoring.fields import Comparison, compare, pointer
 from harness.tasks import Example, FormatTask, Task
-
-_VALIDATORS: dict[int, Any] = {}
 
 
 def _spec(task: Task) -> FormatTask:
@@ -48,22 +49,20 @@ def _is_regex(task: Task) -> bool:
     return _spec(task).format == "regex"
 
 
-def _fields(task: Task, text: str | None) -> Counter[tuple[str, str]] | None:
-    """The flattened fields of a gold or predicted answer (``None``: unparseable)."""
-    if text is None:
+def _gold(task: Task, example: Example) -> Any | None:
+    """The gold answer as a JSON value, read by the output parser (``None``: unreadable)."""
+    parsed = read_gold(task.spec, task.resources, example.target)
+    if parsed.prediction is None:
         return None
-    spec = _spec(task)
-    if spec.format == "regex":
-        pattern = task.resources.get("regex") or re.compile(str(spec.regex))
-        m = pattern.fullmatch(text.strip())
-        if m is None:
-            return None
-        groups = m.groupdict() or {"line": text.strip()}
-        return flatten({k: v for k, v in groups.items() if v is not None}, spec.normalize)
-    try:
-        return flatten(json.loads(text), spec.normalize)
-    except json.JSONDecodeError:
+    return answer_value(task.spec, task.resources, parsed.prediction)
+
+
+def _compare(task: Task, example: Example, output: Output) -> Comparison | None:
+    gold = _gold(task, example)
+    if gold is None or output.prediction is None:
         return None
+    pred = answer_value(task.spec, task.resources, output.prediction)
+    return compare(gold, pred, _spec(task).normalize)
 
 
 def _why_failed(output: Output) -> str:
@@ -83,13 +82,13 @@ def parse_strict(example: Example, output: Output, task: Task) -> Score:
 
 @task_scorer("parse_lenient", family="format", applies=_is_json)
 def parse_lenient(example: Example, output: Output, task: Task) -> Score:
-    """1.0 when a JSON object could be taken from the output (saying when it was extracted)."""
+    """1.0 when the one JSON object in the output could be taken (saying when extracted)."""
     how = output.detail.get("parse")
     if how == "strict":
         return Score(1.0, "parsed as is", {"extracted": False})
     if how == "extracted":
         at = output.detail.get("offset", 0)
-        return Score(1.0, f"extracted the first JSON object at char {at} of the output",
+        return Score(1.0, f"extracted the one JSON object at char {at} of the output",
                      {"extracted": True, "offset": at})
     return Score(0.0, _why_failed(output), {"extracted": False})
 
@@ -97,41 +96,35 @@ def parse_lenient(example: Example, output: Output, task: Task) -> Score:
 @task_scorer("schema_valid", family="format", applies=_has_schema)
 def schema_valid(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the parsed object validates against the task's JSON Schema."""
-    from jsonschema import Draft202012Validator
-
     if output.prediction is None:
         return Score(0.0, _why_failed(output), {"parsed": False})
-    schema = task.resources["schema"]
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None:
-        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
+    validator = task.resources["validator"]  # built once, when the task loaded
     errors = sorted(validator.iter_errors(json.loads(output.prediction)),
                     key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return Score(1.0, "valid against the schema", {"parsed": True, "errors": 0})
     first = errors[0]
-    where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+    where = pointer(tuple(first.absolute_path)) or "(root)"
     return Score(0.0, f"{len(errors)} schema error(s); first at {where}: {first.message}",
                  {"parsed": True, "errors": len(errors)})
 
 
 def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Score, Score]:
-    gold = _fields(task, example.target)
-    pred = _fields(task, output.prediction)
-    if gold is None:
+    if _gold(task, example) is None:
         bad = Score.unscored("the gold output does not parse")
         return bad, bad, bad
-    if pred is None:
-        fail = Score(0.0, _why_failed(output), {"parsed": False, "gold_fields": len(gold)})
+    cmp = _compare(task, example, output)
+    if cmp is None:
+        fail = Score(0.0, _why_failed(output), {"parsed": False})
         return fail, fail, fail
-    p, r, f1, tp = prf(gold, pred)
-    missing = sorted(f"{k}={v}" for (k, v) in (gold - pred))
-    extra = sorted(f"{k}={v}" for (k, v) in (pred - gold))
-    detail = {"matched": tp, "gold_fields": sum(gold.values()),
-              "pred_fields": sum(pred.values()), "missing": missing[:10], "extra": extra[:10]}
+    p, r, f1, tp = cmp.precision, cmp.recall, cmp.f1, cmp.matched
+    missing = [f"{pointer(d.path)}={d.gold}" for d in cmp.diffs if d.status in ("bad", "miss")]
+    extra = [f"{pointer(d.path)}={d.pred}" for d in cmp.diffs if d.status in ("bad", "extra")]
+    detail = {"matched": tp, "gold_fields": cmp.n_gold, "pred_fields": cmp.n_pred,
+              "missing": missing[:10], "extra": extra[:10]}
     tail = (f"; missing {', '.join(missing[:3])}" if missing else "") + (
         f"; wrong/extra {', '.join(extra[:3])}" if extra else "")
-    why = f"{tp}/{sum(pred.values())} predicted fields right, {tp}/{sum(gold.values())} gold"
+    why = f"{tp}/{cmp.n_pred} predicted fields right, {tp}/{cmp.n_gold} gold"
     return (Score(p, f"precision {p:.2f}: {why}{tail}", detail),
             Score(r, f"recall {r:.2f}: {why}{tail}", detail),
             Score(f1, f"F1 {f1:.2f}: {why}{tail}", detail))
@@ -139,7 +132,7 @@ def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Sc
 
 @task_scorer("field_precision", family="format", kind="continuous")
 def field_precision(example: Example, output: Output, task: Task) -> Score:
-    """Share of predicted (flattened, normalised) fields that are in the gold object."""
+    """Share of the predicted answer's fields that match the gold answer's."""
     return _prf_scores(example, output, task)[0]
 
 
@@ -157,16 +150,18 @@ def field_f1(example: Example, output: Output, task: Task) -> Score:
 
 @task_scorer("exact_match", family="format")
 def exact_match(example: Example, output: Output, task: Task) -> Score:
-    """1.0 when the whole normalised answer equals the gold answer."""
-    gold = _fields(task, example.target)
-    pred = _fields(task, output.prediction)
-    if pred is None:
+    """1.0 when the whole normalised answer equals the gold answer (lists order-free)."""
+    if output.prediction is None:
         return Score(0.0, _why_failed(output))
-    if gold == pred:
+    if _gold(task, example) is None:
+        return Score.unscored("the gold output does not parse")
+    cmp = _compare(task, example, output)
+    assert cmp is not None
+    if cmp.exact:
         return Score(1.0, "the whole answer matches the gold answer")
-    gold = gold or Counter()
-    diff = sum((gold - pred).values()) + sum((pred - gold).values())
-    return Score(0.0, f"differs from the gold answer in {diff} field(s)")
+    wrong = [pointer(d.path) for d in cmp.diffs if d.status != "ok"]
+    return Score(0.0, f"differs from the gold answer in {len(wrong)} field(s): "
+                 f"{', '.join(wrong[:3])}", {"differs": wrong[:10]})
 
 
 @task_scorer("regex_match", family="format", applies=_is_regex)

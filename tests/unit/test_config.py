@@ -29,7 +29,8 @@ def test_to_json_records_what_was_run(project):
     assert rec["tasks"] == [{"name": "toy", "path": str(project.task.resolve()),
                              "digest": cfg.tasks[0].digest, "family": "classification",
                              "labels": ["ALPHA", "BETA"], "metric": "accuracy",
-                             "primary": "label_accuracy", "n_train": 8}]
+                             "primary": "label_accuracy", "n_train": 8,
+                             "normalize": None}]  # a classification task has no normalize
     assert rec["variants"] == [{"name": "echo", "path": str(project.variant.resolve()),
                                 "digest": cfg.variants[0].digest, "kind": "prompt"}]
 

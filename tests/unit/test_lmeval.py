@@ -74,3 +74,23 @@ def test_cli_export_and_bad_task(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["export-lmeval", str(TASK), "--out", str(tmp_path / "x")]) == 0
     assert "lm_eval --include_path" in capsys.readouterr().out
     assert main(["export-lmeval", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)]) == 2
+
+
+def test_lm_eval_generations_are_read_and_scored_as_tunegate_reads_them() -> None:
+    # A format task's generated text goes through the task's own parser (the one the
+    # gold check uses), then every applicable scorer with the task. Before, the raw
+    # text was the prediction and task scorers were called without their task.
+    from harness.lmeval import _sample_output
+    from harness.scoring import score_all
+
+    task = load_task(ROOT / "tasks" / "support_record.yaml")
+    example = task.split("test")[0]
+    sample = {"doc_id": 0, "resps": [[f"Here you go: {example.target}"]],
+              "filtered_resps": [example.target]}
+    output = _sample_output(sample, "generate_until", [], task)
+    assert output.detail["parse"] == "extracted" and output.detail["doc_id"] == 0
+    assert json.loads(output.prediction) == json.loads(example.target)
+    values = {k: v["value"] for k, v in score_all(task, example, output).items()}
+    # The gold itself, extracted from one sentence: strict parse 0, everything else 1.
+    assert values.pop("parse_strict") == 0.0
+    assert set(values.values()) == {1.0}

@@ -6,6 +6,7 @@ import numpy as np
 
 from harness.analysis.families import field_accuracy
 from harness.report.family_plots import fields_png, tone_png
+from harness.taskspec import Normalize
 
 PNG = b"\x89PNG"
 
@@ -16,10 +17,29 @@ def test_field_accuracy_per_gold_field() -> None:
     outputs = [{"prediction": {"a": " x ", "b": {"c": 1}, "l": [2, 1]}},
                {"prediction": None}, {"prediction": {"a": "q"}}]
     acc = field_accuracy(golds, outputs, np.random.default_rng(0), 200, 0.95)
-    assert set(acc) == {"a", "b.c", "l"}
-    assert acc["a"]["accuracy"] == 0.5 and acc["a"]["n"] == 2   # trimmed, case-folded
-    assert acc["b.c"]["accuracy"] == 0.5 and acc["l"]["accuracy"] == 0.5  # lists as multisets
-    assert acc["a"]["ci_low"] <= 0.5 <= acc["a"]["ci_high"]
+    # The scorers' fields (JSON Pointers); list items aligned order-free. Example 1
+    # has every field right, example 2 none (unparseable), example 3 is skipped.
+    assert set(acc) == {"/a", "/b/c", "/l/0", "/l/1"}
+    assert acc["/a"]["accuracy"] == 0.5 and acc["/a"]["n"] == 2  # trimmed, case-folded
+    assert acc["/b/c"]["accuracy"] == 0.5 and acc["/l/0"]["accuracy"] == 0.5
+    assert acc["/l/1"]["accuracy"] == 1.0 and acc["/l/1"]["n"] == 1  # only example 1 has it
+    assert acc["/a"]["ci_low"] <= 0.5 <= acc["/a"]["ci_high"]
+    # The task's normalisation decides, as for the scorers: case-sensitive, " x " is wrong.
+    strict = field_accuracy(golds, outputs, np.random.default_rng(0), 200, 0.95,
+                            how=Normalize(case=False, whitespace=False))
+    assert strict["/a"]["accuracy"] == 0.0
+
+
+def test_field_accuracy_keeps_each_item_together() -> None:
+    # Issue 14 case 1: qty swapped between the two items; each item's qty is wrong
+    # (the old flattener pooled all qty values and called both right).
+    golds = ['{"queue": "BILL", "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 5}]}']
+    outputs = [{"prediction": '{"queue": "BILL", "items": [{"sku": "A", "qty": 5}, '
+                              '{"sku": "B", "qty": 1}]}'}]
+    acc = field_accuracy(golds, outputs, np.random.default_rng(0), 200, 0.95)
+    assert {k: v["accuracy"] for k, v in acc.items()} == {
+        "/queue": 1.0, "/items/0/sku": 1.0, "/items/0/qty": 0.0, "/items/1/sku": 1.0,
+        "/items/1/qty": 0.0}
 
 
 def _field(acc: float) -> dict:

@@ -56,21 +56,23 @@ def test_lenient_parse_says_it_extracted(tmp_path):
     scores = _scores(task, 'Sure! Here it is: {"order": "A1"} hope that helps')
     assert scores["parse_strict"]["value"] == 0.0
     assert scores["parse_lenient"]["value"] == 1.0
-    assert "extracted the first JSON object at char 18" in scores["parse_lenient"]["explanation"]
+    assert "extracted the one JSON object at char 18" in scores["parse_lenient"]["explanation"]
     assert scores["parse_lenient"]["detail"] == {"extracted": True, "offset": 18}
 
 
-def test_field_prf_flattens_nested_keys_and_counts_lists_as_multisets(tmp_path):
+def test_field_prf_over_nested_keys_and_order_free_lists(tmp_path):
     task = _task(tmp_path)
     # One "mug" of two, the lamp, nested name right; order wrong; one extra field.
     pred = {"order": "B2", "items": ["lamp", "mug"], "who": {"name": "Ann"}, "total": 2.5,
             "note": "x"}
     scores = _scores(task, json.dumps(pred))
-    # gold fields: order, items[] x3, who.name, total = 6; pred fields: 6; matched 4.
+    # gold fields: /order, /items/0..2, /who/name, /total = 6; pred fields: /order,
+    # /items/0..1, /who/name, /total, /note = 6; matched: 2 items, name, total = 4.
     assert scores["field_precision"]["value"] == pytest.approx(4 / 6)
     assert scores["field_recall"]["value"] == pytest.approx(4 / 6)
     assert scores["field_f1"]["value"] == pytest.approx(4 / 6)
-    assert "items[]=mug" in scores["field_recall"]["detail"]["missing"]
+    # The unpaired gold item is the first "mug" (the second pairs with the output's).
+    assert '/items/0="mug"' in scores["field_recall"]["detail"]["missing"]
     assert scores["exact_match"]["value"] == 0.0
     # list order never matters
     reordered = dict(GOLD, items=["lamp", "mug", "mug"])
@@ -125,3 +127,47 @@ def test_regex_format_scores_named_groups(tmp_path):
     assert wrong["regex_match"] == 1.0 and wrong["field_f1"] == pytest.approx(2 / 3)
     bad = _values(_scores(task, "order: A12, three of them"))
     assert set(bad.values()) == {0.0}
+
+
+# Issue 14 case 1: a structured-output scorer must not credit a different object.
+ORDER = {"queue": "BILL", "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 5}]}
+
+
+def test_swapped_values_inside_list_items_are_not_the_gold(tmp_path):
+    task = _task(tmp_path, gold=ORDER)
+    swapped = {"queue": "BILL", "items": [{"sku": "A", "qty": 5}, {"sku": "B", "qty": 1}]}
+    values = _values(_scores(task, json.dumps(swapped)))
+    # 5 gold and 5 output fields; items aligned whole: A-with-A keeps sku (qty 5 vs 1
+    # wrong), B-with-B keeps sku; plus /queue: 3 right. P = R = F1 = 3/5 = 0.6.
+    # (The old flattener pooled items[].qty = {1, 5} and gave 1.0 everywhere.)
+    assert values["exact_match"] == 0.0
+    assert values["field_precision"] == pytest.approx(0.6)
+    assert values["field_recall"] == pytest.approx(0.6)
+    assert values["field_f1"] == pytest.approx(0.6)
+    # Whole items in the other order are the gold.
+    reordered = {"queue": "BILL", "items": ORDER["items"][::-1]}
+    assert _values(_scores(task, json.dumps(reordered)))["exact_match"] == 1.0
+
+
+def test_a_dotted_gold_key_is_not_a_nested_output_key(tmp_path):
+    task = _task(tmp_path, gold={"ref.id": "7"})
+    values = _values(_scores(task, json.dumps({"ref": {"id": "7"}})))
+    # Gold field /ref.id, output field /ref/id: nothing in common, 0 on every field
+    # scorer (it is still one JSON object: the parse scores are 1).
+    assert {k: values[k] for k in ("exact_match", "field_precision", "field_recall",
+                                   "field_f1")} == {"exact_match": 0.0, "field_precision": 0.0,
+                                                    "field_recall": 0.0, "field_f1": 0.0}
+    assert values["parse_strict"] == 1.0
+
+
+@pytest.mark.parametrize(("gold", "text"), [
+    # Cut off by max_tokens; the nested {"sku": "A", "qty": 1} is a fragment of it,
+    # though it equals this gold (the old lenient parse took it: 1.0 everywhere).
+    ({"sku": "A", "qty": 1}, '{"queue": "BILL", "items": [{"sku": "A", "qty": 1}, {"sku": "B"'),
+    # Two objects, the first one the gold (the old parse took the first).
+    (ORDER, json.dumps(ORDER) + " or " + json.dumps({"queue": "SHIP", "items": []})),
+])
+def test_a_fragment_or_one_of_two_objects_is_not_the_answer(tmp_path, gold, text):
+    task = _task(tmp_path, gold=gold)
+    # Unparseable: a scored failure, 0 on every scorer.
+    assert set(_values(_scores(task, text)).values()) == {0.0}
