@@ -199,6 +199,8 @@ def _at_holm_levels(tasks: list[dict[str, Any]], spec: Mapping[str, Any], conf: 
             p_holm = c["p_holm"]
             c.clear()
             c.update(redo[id(c)](level), p_holm=p_holm)
+            c["note"] = "; ".join(x for x in (f"{100 * level:.3g}% interval: Holm's level "
+                                              "for this test", c["note"]) if x)
 
 
 def build_results(run: RunRow, records: Iterable[Record],
