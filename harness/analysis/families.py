@@ -1,9 +1,9 @@
 """Per-scorer aggregates with intervals, and the family facts a report shows.
 
 Every scorer of a (task, variant) gets its mean with an interval over the
-examples it scored (Wilson's for 0/1 scores, else a seeded bootstrap); unscored examples (NaN: not
-applicable, or an invalid judge answer) are counted apart, never averaged
-in as zeros. Generation families add their failure counts (unparseable
+examples it scored (Wilson's for 0/1 scores, else a seeded bootstrap);
+unscored examples (NaN: not applicable, or an invalid judge answer) are
+counted apart, never averaged in as zeros. Generation families add their failure counts (unparseable
 outputs) and the facts a scorer reports about itself (the style
 classifier's held-out accuracy, the fluency proxy, judge validity).
 """
@@ -36,7 +36,7 @@ def _higher_is_better(name: str) -> bool:
 
 def scorer_summaries(score_maps: Sequence[Mapping[str, Any]], rng: np.random.Generator,
                      resamples: int, conf: float) -> dict[str, dict[str, Any]]:
-    """Mean and bootstrap interval of every scorer over one cell's examples."""
+    """Mean and interval of every scorer over one cell's examples (see ``mean_ci``)."""
     names: list[str] = []
     for m in score_maps:
         names += [n for n in m if n not in names]

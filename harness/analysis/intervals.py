@@ -380,9 +380,8 @@ def planning_sd(diffs: ArrayLike, kind: str) -> tuple[float, str]:
     second = float(np.mean(d**2))
     if kind == "binary":
         return math.sqrt(min(1.0, max(second, 3.0 / n))), ""
-    sd = float(np.std(d, ddof=1))
-    if sd > 0:
-        return sd, ""
+    if float(np.ptp(d)) > 0:  # (np.std of equal values can be 1e-16, not 0)
+        return float(np.std(d, ddof=1)), ""
     plan = math.sqrt(min(1.0, max(second, 3.0 / n)))
     return plan, (f"no variation in the paired differences: power planned with sd {plan:.3f} "
                   f"(rule of three, scores in [0, 1])")

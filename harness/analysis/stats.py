@@ -227,7 +227,8 @@ def n_needed(diff_sd: float, min_gain: float, alpha: float = 0.05,
     z = _z_sum(diff_sd, alpha, power)
     if not (math.isfinite(diff_sd) and math.isfinite(min_gain)) or diff_sd == 0 or min_gain == 0:
         return None
-    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2))
+    # The relative 1e-12 keeps a float rounding of an exact integer from adding one.
+    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2 * (1 - 1e-12)))
 
 
 def binary_diff_sd(diffs: ArrayLike) -> float:
