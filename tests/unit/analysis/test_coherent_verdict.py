@@ -11,10 +11,14 @@ import math
 import numpy as np
 import pytest
 
+from harness.analysis.families import field_accuracy, scorer_summaries
+from harness.analysis.intervals import wilson_interval
+from harness.analysis.paired import mean_ci, paired_bootstrap_many, paired_difference
 from harness.analysis.results import build_results
 from harness.analysis.stats import compare
 from harness.analysis.verdict import JUSTIFIED, decide, exit_code
 from harness.history import regressions
+from harness.report.markdown import render_markdown
 from harness.store import Record, RunRow, Store
 
 MODEL = "fake:keyword"
@@ -196,3 +200,46 @@ def test_nightly_regression_uses_the_holm_level(tmp_path) -> None:
         assert regressions(store, "r4", against="r3")[0] == []
     finally:
         store.close()
+
+
+# --- the other places of the kind ------------------------------------------------------
+
+
+def test_holm_level_is_shown_in_the_markdown_report() -> None:
+    base, cand = _six_wins()
+    names = ("t1", "t2", "t3")
+    res = build_results(_run(names, {"min_gain": 0.0}),
+                        [r for t in names for r in _task(t, base, cand)])
+    text = render_markdown(res)
+    assert text.count(" at 98.3% |") == 3
+    assert "by paired bootstrap" not in text
+    _, comp = _decided(res, "t1")
+    assert comp["note"].startswith("98.3% interval: Holm's level")
+
+
+def test_scorer_and_field_intervals_are_wilson_for_0_1_scores() -> None:
+    # 12 of 12 right: [0.7575, 1] (was [1, 1]); 0 of 12: [0, 0.2425].
+    rng = np.random.default_rng(0)
+    maps = [{"exact_match": {"value": 1.0}, "field_f1": {"value": 0.5}}] * 12
+    out = scorer_summaries(maps, rng, 200, 0.95)
+    assert (out["exact_match"]["ci_low"], out["exact_match"]["ci_high"]) == pytest.approx(
+        (0.75751, 1.0), abs=1e-5)
+    # A continuous scorer at the same value everywhere: no bootstrap interval (NaN).
+    assert math.isnan(out["field_f1"]["ci_low"]) and out["field_f1"]["mean"] == 0.5
+    fields = field_accuracy(['{"a": 1}'] * 12, [{"prediction": '{"a": 2}'}] * 12, rng, 200,
+                            0.95)
+    assert (fields["a"]["ci_low"], fields["a"]["ci_high"]) == pytest.approx(
+        (0.0, 0.24249), abs=1e-5)
+
+
+def test_descriptive_bootstraps_do_not_collapse() -> None:
+    rng = np.random.default_rng(0)
+    ids = [f"e{i}" for i in range(10)]
+    d = paired_difference(ids, [0.5] * 10, ids, [0.7] * 10, rng)
+    assert d.delta == pytest.approx(0.2) and math.isnan(d.low) and math.isnan(d.high)
+    assert "every value is the same" in d.note
+    flat, varied = paired_bootstrap_many(np.c_[np.full(10, 0.2), np.arange(10.0)], rng, 200)
+    assert math.isnan(flat.low) and "every value is the same" in flat.note
+    assert varied.low < 4.5 < varied.high
+    ci = mean_ci([1.0, 0.0, 1.0, 1.0], rng)  # 3 of 4: Wilson, no resampling
+    assert (ci.low, ci.high) == pytest.approx(wilson_interval(3, 4))
