@@ -102,8 +102,10 @@ def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], labe
         c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
         code, what = outcomes[t["task"]]
         p = "n/a" if c["p_holm"] is None else f"{c['p_holm']:.3g}"
+        level = c.get("confidence")
+        at = "" if level in (None, results.get("confidence")) else f" at {100 * level:.3g}%"
         lines.append(f"| {t['task']} | {t['candidate']} | {t['baseline']} | "
-                     f"{_pct(c['delta'])} | [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}] | "
+                     f"{_pct(c['delta'])} | [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}]{at} | "
                      f"{p} | {what if what.startswith(icon[code]) else icon[code] + ': ' + what}"
                      " |")
     lines += ["", f"Full report: `{report_dir / 'index.html'}` (run `{results['run_id']}`)."]

@@ -5,20 +5,24 @@ model) the test score of each finished run. A regression is a paired
 comparison of a run against an earlier one (the previous finished run of
 the same config name, or a pinned run id) on the test examples both
 scored: a drop beyond ``tolerance`` that is significant after Holm's
-correction. Runs whose task data changed (different task digest) are not
-compared as if they were the same.
+correction, read from the interval at the matching Holm level (which
+excludes 0 exactly when the Holm-adjusted p-value is below alpha). Runs
+whose task data changed (different task digest) are not compared as if
+they were the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from harness.analysis.stats import compare, holm
+from harness.analysis.intervals import holm_levels
+from harness.analysis.stats import Comparison, compare, holm
 from harness.errors import UsageError
 from harness.store import Record, RunRow, Store
 
@@ -53,12 +57,14 @@ class Regression:
     ci_high: float
     p_holm: float
     n: int
+    confidence: float = 0.95
 
     def line(self) -> str:
         """One line for the terminal and CI logs."""
         return (f"REGRESSION {self.task}/{self.variant} on {self.model}: "
                 f"{100 * self.delta:+.1f} pp vs run {self.reference} "
-                f"(95% CI {100 * self.ci_low:+.1f} to {100 * self.ci_high:+.1f}, "
+                f"({100 * self.confidence:.3g}% CI {100 * self.ci_low:+.1f} to "
+                f"{100 * self.ci_high:+.1f}, "
                 f"p(Holm)={self.p_holm:.3g}, n={self.n})")
 
 
@@ -113,6 +119,16 @@ def reference_run(store: Store, run: RunRow, against: str) -> RunRow | None:
     return earlier[-1] if earlier else None
 
 
+def _paired(before: list[float], now: list[float], ids: list[str], seed_text: str,
+            names: tuple[str, str], level: float) -> Comparison:
+    """``now`` against ``before`` on the same ids: McNemar for 0/1 scores, else sign-flip."""
+    h = hashlib.sha256(seed_text.encode()).digest()
+    binary = all(v in (0.0, 1.0) for v in [*before, *now])
+    return compare(ids, before, ids, now, "binary" if binary else "continuous",
+                   np.random.default_rng(int.from_bytes(h[:8], "big")), confidence=level,
+                   names=names)
+
+
 def regressions(store: Store, run_id: str, against: str = "previous", tolerance: float = 0.0,
                 confidence: float = 0.95, seed: int = 0) -> tuple[list[Regression], list[str]]:
     """Significant drops of ``run_id`` against a reference run, plus notes.
@@ -127,7 +143,8 @@ def regressions(store: Store, run_id: str, against: str = "previous", tolerance:
     now_recs, ref_recs = list(store.records(run.run_id)), list(store.records(ref.run_id))
     now, before = _test_scores(run, now_recs), _test_scores(ref, ref_recs)
     d_now, d_ref = _digests(now_recs), _digests(ref_recs)
-    notes, found = [], []
+    notes: list[str] = []
+    found: list[tuple[Key, Comparison, Callable[[float], Comparison]]] = []
     for key in sorted(set(now) & set(before)):
         task = key[0]
         if d_now[task] != d_ref[task]:
@@ -137,18 +154,19 @@ def regressions(store: Store, run_id: str, against: str = "previous", tolerance:
         if len(common) < 2:
             notes.append(f"{'/'.join(key[:2])}: fewer than 2 shared test examples")
             continue
-        h = hashlib.sha256(f"{seed}:{'/'.join(key)}".encode()).digest()
-        rng = np.random.default_rng(int.from_bytes(h[:8], "big"))
-        binary = all(v in (0.0, 1.0) for v in [*now[key].values(), *before[key].values()])
-        c = compare(common, [before[key][i] for i in common], common,
-                    [now[key][i] for i in common], "binary" if binary else "continuous", rng,
-                    confidence=confidence, names=(ref.run_id, run.run_id))
-        found.append((key, c))
-    adjusted = holm([c.p_value for _, c in found])
+        again = partial(_paired, [before[key][i] for i in common],
+                        [now[key][i] for i in common], common, f"{seed}:{'/'.join(key)}",
+                        (ref.run_id, run.run_id))
+        found.append((key, again(confidence), again))
+    ps = [c.p_value for _, c, _ in found]
     alpha = 1 - confidence
-    regs = [Regression(k[0], k[1], k[2], ref.run_id, c.delta, c.ci_low, c.ci_high, p, c.n)
-            for (k, c), p in zip(found, adjusted, strict=True)
-            if c.delta < -tolerance and p < alpha and c.ci_high < -tolerance]
+    regs = []
+    for (k, first, redo), p, level in zip(found, holm(ps), holm_levels(ps, confidence),
+                                          strict=True):
+        c = first if level == confidence else redo(level)
+        if c.delta < -tolerance and p < alpha and c.ci_high < -tolerance:
+            regs.append(Regression(k[0], k[1], k[2], ref.run_id, c.delta, c.ci_low,
+                                   c.ci_high, p, c.n, c.confidence))
     return regs, notes
 
 

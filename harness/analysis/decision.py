@@ -10,7 +10,7 @@ and states the verdict with the numbers it rests on.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.analysis.economics import (
@@ -19,6 +19,7 @@ from harness.analysis.economics import (
     VariantMeasurements,
     break_even,
 )
+from harness.analysis.intervals import holm_levels
 from harness.analysis.stats import Comparison, holm
 from harness.analysis.verdict import Verdict, decide, overall
 
@@ -58,7 +59,7 @@ def measured_training(training: Mapping[str, Any]) -> tuple[float | None, float 
             None if tokens is None else float(tokens))
 
 
-def _comparison(c: Mapping[str, Any]) -> Comparison:
+def _comparison(c: Mapping[str, Any], confidence: float) -> Comparison:
     nan = float("nan")
 
     def f(key: str) -> float:
@@ -66,7 +67,47 @@ def _comparison(c: Mapping[str, Any]) -> Comparison:
         return nan if v is None else float(v)
 
     return Comparison(f("delta"), f("ci_low"), f("ci_high"), f("p_value"), c["test"],
-                      int(c["n"]), f("mde"), c.get("n_needed"), c.get("note", ""))
+                      int(c["n"]), f("mde"), c.get("n_needed"), c.get("note", ""),
+                      float(c.get("confidence") or confidence), c.get("interval", ""))
+
+
+def decision_settings(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's ``decision`` section over :data:`DEFAULT_DECISION`."""
+    return {**DEFAULT_DECISION, **(spec.get("decision") or {})}
+
+
+def candidate_of(task: Mapping[str, Any], decision: Mapping[str, Any]) -> str | None:
+    """The fine-tuned candidate a task's verdict is about: the named one, or the best lora."""
+    cand = decision["candidate"]
+    return _pick(task, "lora") if cand == "auto" else str(cand)
+
+
+def adjust_for_multiplicity(tasks: Sequence[dict[str, Any]], decision: Mapping[str, Any],
+                            confidence: float) -> list[tuple[dict[str, Any], float]]:
+    """Holm's correction within each family of a run's comparisons.
+
+    Two families: the decision comparisons (each task's candidate against its
+    baseline, one per task, so a one-task run is one test, unadjusted) and
+    all the other comparisons (other prompts, RAG). Sets ``p_holm`` (Holm
+    1979) on every comparison, in place, and returns each comparison with
+    the level at which Holm's step-down tests it
+    (:func:`~harness.analysis.intervals.holm_levels`); recomputed at that
+    level (``build_results`` does), its interval excludes 0 exactly when
+    ``p_holm`` is below ``1 - confidence``.
+    """
+    decisive: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    for task in tasks:
+        cand = candidate_of(task, decision)
+        for c in task["comparisons"]:
+            (decisive if c["candidate"] == cand else other).append(c)
+    out = []
+    for family in (decisive, other):
+        ps = [float("nan") if c["p_value"] is None else float(c["p_value"]) for c in family]
+        for c, p, level in zip(family, holm(ps), holm_levels(ps, confidence), strict=True):
+            c["p_holm"] = p
+            out.append((c, level))
+    return out
 
 
 def _pick(task: Mapping[str, Any], kind: str) -> str | None:
@@ -108,24 +149,22 @@ def _econ_json(e: Economics) -> dict[str, Any]:
 
 def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
                     trainings: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
-    """Add Holm-adjusted p-values, candidate, economics and verdicts in place.
+    """Add candidate, economics and verdicts in place.
 
-    ``trainings`` maps (task, variant) to an adapter's ``training.json``.
+    The comparisons must already carry their Holm-adjusted p-values and
+    their intervals at the matching level (:func:`adjust_for_multiplicity`,
+    as ``build_results`` applies it). ``trainings`` maps (task, variant) to
+    an adapter's ``training.json``.
     """
     spec = config["spec"]
-    decision = {**DEFAULT_DECISION, **(spec.get("decision") or {})}
+    decision = decision_settings(spec)
     econ_spec = spec.get("economics")
+    conf = float(results.get("confidence") or 0.95)
     n_train = {t["name"]: int(t.get("n_train", 0)) for t in config["tasks"]}
-    comps = [c for t in results["tasks"] for c in t["comparisons"]]
-    for c, p in zip(comps, holm([float("nan") if c["p_value"] is None else c["p_value"]
-                                 for c in comps]), strict=True):
-        c["p_holm"] = p
     verdicts: dict[str, Verdict] = {}
     for task in results["tasks"]:
         task["min_gain"] = decision["min_gain"]
-        cand = decision["candidate"]
-        if cand == "auto":
-            cand = _pick(task, "lora")
+        cand = candidate_of(task, decision)
         names = {v["name"] for v in task["variants"]}
         if cand is None or cand not in names or cand == task.get("baseline"):
             task["candidate"], task["verdict"] = None, None
@@ -142,9 +181,9 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
         econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0), training)
         task["training"] = training
         task["economics"] = _econ_json(econ) if econ else None
-        v = decide(_comparison(by_cand[cand]), econ, decision["min_gain"],
+        v = decide(_comparison(by_cand[cand], conf), econ, decision["min_gain"],
                    decision["max_payback_months"],
-                   _comparison(by_cand[rag]) if rag and rag in by_cand else None,
+                   _comparison(by_cand[rag], conf) if rag and rag in by_cand else None,
                    decision["min_examples"])
         task["verdict"] = {"label": v.label, "reason": v.reason}
         verdicts[task["task"]] = v

@@ -1,9 +1,9 @@
 """Per-scorer aggregates with intervals, and the family facts a report shows.
 
-Every scorer of a (task, variant) gets its mean with a seeded bootstrap
-interval over the examples it scored; unscored examples (NaN: not
-applicable, or an invalid judge answer) are counted apart, never averaged
-in as zeros. Generation families add their failure counts (unparseable
+Every scorer of a (task, variant) gets its mean with an interval over the
+examples it scored (Wilson's for 0/1 scores, else a seeded bootstrap);
+unscored examples (NaN: not applicable, or an invalid judge answer) are
+counted apart, never averaged in as zeros. Generation families add their failure counts (unparseable
 outputs) and the facts a scorer reports about itself (the style
 classifier's held-out accuracy, the fluency proxy, judge validity).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.analysis.paired import bootstrap_mean_ci
+from harness.analysis.paired import mean_ci
 from harness.answers import strict_object
 from harness.scoring.fields import compare, leaves, pointer
 from harness.taskspec import Normalize
@@ -38,7 +38,7 @@ def _higher_is_better(name: str) -> bool:
 
 def scorer_summaries(score_maps: Sequence[Mapping[str, Any]], rng: np.random.Generator,
                      resamples: int, conf: float) -> dict[str, dict[str, Any]]:
-    """Mean and bootstrap interval of every scorer over one cell's examples."""
+    """Mean and interval of every scorer over one cell's examples (see ``mean_ci``)."""
     names: list[str] = []
     for m in score_maps:
         names += [n for n in m if n not in names]
@@ -46,7 +46,7 @@ def scorer_summaries(score_maps: Sequence[Mapping[str, Any]], rng: np.random.Gen
     for name in sorted(names):
         values = [m.get(name, {}).get("value") for m in score_maps if name in m]
         arr = [math.nan if v is None else float(v) for v in values]
-        ci = bootstrap_mean_ci(arr, rng, resamples=resamples, confidence=conf)
+        ci = mean_ci(arr, rng, resamples=resamples, confidence=conf)
         out[name] = {"mean": ci.estimate, "ci_low": ci.low, "ci_high": ci.high, "n": ci.n,
                      "unscored": sum(1 for v in values if v is None),
                      "higher_is_better": _higher_is_better(name)}
@@ -88,7 +88,7 @@ def field_accuracy(golds: Sequence[str], outputs: Sequence[Mapping[str, Any]],
     keep = sorted(hits, key=lambda k: (-len(hits[k]), k))[:limit]
     result = {}
     for key in sorted(keep):
-        ci = bootstrap_mean_ci(hits[key], rng, resamples=resamples, confidence=conf)
+        ci = mean_ci(hits[key], rng, resamples=resamples, confidence=conf)
         result[key] = {"accuracy": ci.estimate, "ci_low": ci.low, "ci_high": ci.high,
                        "n": ci.n}
     return result

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from harness.analysis.decision import apply_decisions
+from harness.analysis.decision import adjust_for_multiplicity, apply_decisions, decision_settings
 from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
-from harness.analysis.paired import bootstrap_mean_ci
+from harness.analysis.paired import mean_ci
 from harness.analysis.stats import clustered, compare
 from harness.scoring.classification import summarize
 from harness.scoring.fields import recorded_normalize
@@ -110,8 +111,9 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
 def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
     # Several samples per example are averaged per example first: resampling draws examples.
-    ci = bootstrap_mean_ci(clustered(cell.ids, cell.scores)[1], rng, resamples=resamples,
-                           confidence=conf)
+    # One 0/1 score per example gets Wilson's interval (not [1, 1] at 100%).
+    ci = mean_ci(clustered(cell.ids, cell.scores)[1], rng, resamples=resamples,
+                 confidence=conf)
     family = str(task_cfg.get("family", "classification"))
     entry: dict[str, Any] = {
         "name": name, "kind": kind, "model": model, "score": ci.estimate,
@@ -137,14 +139,18 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapp
 def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
              min_gain: float, kind: str = "binary") -> dict[str, Any]:
-    """Candidate vs baseline on the test examples both scored (failed ones are dropped)."""
+    """Candidate vs baseline on the test examples both scored (failed ones are dropped).
+
+    The interval agrees with the test at level ``conf`` (see ``compare``);
+    ``resamples`` is the bootstrap's and is not used by the paired comparison.
+    """
     common = set(base.ids) & set(cand.ids)
     # Every sample of the examples both scored; compare() averages samples per example.
     ia = [i for i in base.ids if i in common]
     av = [x for i, x in zip(base.ids, base.scores, strict=True) if i in common]
     ib = [i for i in cand.ids if i in common]
     bv = [x for i, x in zip(cand.ids, cand.scores, strict=True) if i in common]
-    c = compare(ia, av, ib, bv, kind, rng, resamples=resamples,  # type: ignore[arg-type]
+    c = compare(ia, av, ib, bv, kind, rng,  # type: ignore[arg-type]
                 confidence=conf, min_gain=min_gain, names=(baseline, candidate))
     ua, ma = clustered(ia, av)
     ub, mb = clustered(ib, bv)
@@ -154,10 +160,19 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
     note = "; ".join(x for x in (c.note, f"{dropped} unpaired (failed) examples left out"
                                  if dropped else "") if x)
     return {"baseline": baseline, "candidate": candidate, "delta": c.delta,
-            "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "test": c.test,
+            "ci_low": c.ci_low, "ci_high": c.ci_high, "confidence": c.confidence,
+            "interval": c.interval, "p_value": c.p_value, "test": c.test,
             "n": c.n, "mde": c.mde, "n_needed": c.n_needed,
             "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
             "ties": int((d == 0).sum()), "unpaired_dropped": dropped, "note": note}
+
+
+def _redo(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+          seed_names: tuple[int, str, str, str], resamples: int, min_gain: float, kind: str,
+          conf: float) -> dict[str, Any]:
+    """:func:`_compare` with a fresh generator of the same seed: the same test, any level."""
+    return _compare(base, cand, baseline, candidate, _rng(*seed_names), resamples, conf,
+                    min_gain, kind)
 
 
 def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
@@ -175,6 +190,18 @@ def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
         cells[rag]["test"], cells[lora]["test"], rag, lora, rng, res, conf, min_gain, kind)
     entry["diagnosis"] = diagnose(by_cand.get(rag), by_cand.get(lora) if lora else None,
                                   lora_rag)
+
+
+def _at_holm_levels(tasks: list[dict[str, Any]], spec: Mapping[str, Any], conf: float,
+                    redo: Mapping[int, Callable[[float], dict[str, Any]]]) -> None:
+    """Holm within the run's comparison families, each interval at its matching level."""
+    for c, level in adjust_for_multiplicity(tasks, decision_settings(spec), conf):
+        if level != conf and id(c) in redo:
+            p_holm = c["p_holm"]
+            c.clear()
+            c.update(redo[id(c)](level), p_holm=p_holm)
+            c["note"] = "; ".join(x for x in (f"{100 * level:.3g}% interval: Holm's level "
+                                              "for this test", c["note"]) if x)
 
 
 def build_results(run: RunRow, records: Iterable[Record],
@@ -195,6 +222,8 @@ def build_results(run: RunRow, records: Iterable[Record],
     multi = len(cfg["models"]) > 1
     cells = _collect(records, multi, primary)
     tasks_out = []
+    redo: dict[int, Callable[[float], dict[str, Any]]] = {}
+    diagnoses: list[Callable[[], None]] = []
     for task_name in [t["name"] for t in cfg["tasks"]]:
         by_variant = cells.get(task_name, {})
         names = sorted(by_variant, key=lambda n: _config_order(cfg, n))
@@ -230,11 +259,12 @@ def build_results(run: RunRow, records: Iterable[Record],
         for n in names:
             if n == baseline:
                 continue
-            entry["comparisons"].append(_compare(
-                base, by_variant[n]["test"], baseline, n,
-                _rng(seed, task_name, baseline, n), res, conf, min_gain, kind))
-        _diagnose(entry, by_variant, _rng(seed, task_name, "diagnosis"), res, conf, min_gain,
-                  kind)
+            again = partial(_redo, base, by_variant[n]["test"], baseline, n,
+                            (seed, task_name, baseline, n), res, min_gain, kind)
+            entry["comparisons"].append(again(conf))
+            redo[id(entry["comparisons"][-1])] = again
+        diagnoses.append(partial(_diagnose, entry, by_variant,
+                                 _rng(seed, task_name, "diagnosis"), res, conf, min_gain, kind))
         if len(names) == 1:
             entry["note"] = "only one variant: no comparison is possible"
         tasks_out.append(entry)
@@ -242,5 +272,8 @@ def build_results(run: RunRow, records: Iterable[Record],
                "config_digest": run.config_digest, "config_path": run.config_path,
                "status": run.status, "model_calls": run.model_calls,
                "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}
+    _at_holm_levels(tasks_out, spec, conf, redo)
+    for diagnose_task in diagnoses:  # after Holm: the diagnosis quotes the final intervals
+        diagnose_task()
     apply_decisions(results, cfg, trainings or {})
     return results

@@ -1,8 +1,8 @@
-"""Significance tests, bootstrap intervals and power for paired scores.
+"""Paired tests, the intervals that agree with them, and power, for paired scores.
 
 Pure, no I/O; every randomised function takes a seeded ``numpy.random.Generator``.
-Fewer than two pairs gives NaN (with a reason where there is room), never a
-zero-width interval.
+Fewer than two pairs, or differences with no spread, give NaN (with a
+reason), never a zero-width interval.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
-from harness.analysis.paired import Interval, bootstrap_mean_ci
+from harness.analysis.intervals import mcnemar_interval, planning_sd, sign_flip_interval
+from harness.analysis.paired import paired_bootstrap_many
 
 __all__ = ["Comparison", "binary_diff_sd", "clustered", "compare", "holm", "mcnemar_exact",
            "minimum_detectable_effect", "n_needed", "paired_bootstrap_many",
            "paired_permutation_test"]
 
 ScoreKind = Literal["binary", "continuous"]
+_INTERVAL = {"mcnemar_exact": "melded exact, Fay & Lumbard 2021",
+             "paired_permutation": "sign-flip test inversion"}
 TestName = Literal["mcnemar_exact", "paired_permutation"]
 _Floats = NDArray[np.float64]
 
@@ -44,6 +47,7 @@ class Comparison:
     n_needed: int | None
     note: str = ""
     confidence: float = 0.95
+    interval: str = ""
 
 
 def _pairs(a: ArrayLike, b: ArrayLike) -> tuple[_Floats, _Floats]:
@@ -154,50 +158,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [float(x) for x in out]
 
 
-def paired_bootstrap_many(diffs: ArrayLike, rng: np.random.Generator, resamples: int = 2000,
-                          confidence: float = 0.95) -> list[Interval]:
-    """Percentile bootstrap intervals of the column means of many variants at once.
-
-    Every column is resampled with the *same* example indices (drawn in
-    chunks that bound memory); a column's NaNs are left out of its means.
-    One column gives the interval of ``bootstrap_mean_ci`` with the same seed.
-
-    Args:
-        diffs: Shape (examples, variants), e.g. paired differences with one
-            baseline; a 1-D array is one variant.
-        rng: Seeded generator.
-        resamples: Bootstrap resamples.
-        confidence: Interval level.
-
-    Returns:
-        One interval per column; NaN bounds with a note below 2 scored rows.
-    """
-    x = np.asarray(diffs, dtype=float)
-    x = x[:, None] if x.ndim == 1 else x
-    n, k = x.shape
-    scored = ~np.isnan(x)
-    filled = np.where(scored, x, 0.0)
-    weights_of = scored.astype(float) if not scored.all() else None
-    means = np.empty((resamples, k))
-    chunk = max(1, min(resamples, _CHUNK_ELEMENTS // max(n, 1)))
-    for start in range(0, resamples if n else 0, chunk):
-        rows = min(resamples, start + chunk) - start
-        idx = rng.integers(0, n, size=(rows, n))
-        idx += np.arange(rows)[:, None] * n
-        counts = np.bincount(idx.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
-        denom = counts @ weights_of if weights_of is not None else float(n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means[start:start + rows] = (counts @ filled) / denom
-    alpha = (1 - confidence) / 2
-    out = []
-    for j, m in enumerate(scored.sum(axis=0)):
-        est = float(x[scored[:, j], j].mean()) if m else float("nan")
-        lo, hi = np.nanquantile(means[:, j], [alpha, 1 - alpha]) if m >= 2 else (np.nan, np.nan)
-        out.append(Interval(est, float(lo), float(hi), int(m),
-                            "" if m >= 2 else "fewer than 2 scored examples"))
-    return out
-
-
 def clustered(ids: Sequence[str], scores: ArrayLike) -> tuple[list[str], _Floats]:
     """Collapse several samples per example (temperature > 0, epochs) to one mean per id.
 
@@ -267,7 +227,8 @@ def n_needed(diff_sd: float, min_gain: float, alpha: float = 0.05,
     z = _z_sum(diff_sd, alpha, power)
     if not (math.isfinite(diff_sd) and math.isfinite(min_gain)) or diff_sd == 0 or min_gain == 0:
         return None
-    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2))
+    # The relative 1e-12 keeps a float rounding of an exact integer from adding one.
+    return max(2, math.ceil((z * diff_sd / abs(min_gain)) ** 2 * (1 - 1e-12)))
 
 
 def binary_diff_sd(diffs: ArrayLike) -> float:
@@ -275,24 +236,13 @@ def binary_diff_sd(diffs: ArrayLike) -> float:
 
     The square root of the discordance rate (the variance under no effect,
     at least the observed one), the rate floored at ``3 / n`` (rule of three:
-    the upper bound when no pair is discordant). Used when every pair agrees
-    or every discordant pair favours one side, where the observed sd is 0.
-    NaN for fewer than 2 differences.
+    the upper bound when no pair is discordant) and capped at 1. NaN for
+    fewer than 2 differences. See :func:`harness.analysis.intervals.planning_sd`.
 
     Args:
         diffs: Per-example differences, each -1, 0 or 1; NaNs are ignored.
     """
-    d = np.asarray(diffs, dtype=float)
-    d = d[~np.isnan(d)]
-    n = d.shape[0]
-    if n < 2:
-        return float("nan")
-    return math.sqrt(max(float(np.mean(d != 0)), 3.0 / n))
-
-
-def _continuous_sd(d: _Floats) -> float:
-    sd = float(np.std(d, ddof=1))
-    return sd if sd > 0 else math.sqrt(float(np.mean(d**2)))
+    return planning_sd(diffs, "binary")[0]
 
 
 def _few(ids: Sequence[str]) -> str:
@@ -341,22 +291,34 @@ def _paired(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLi
 
 
 def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLike,
-            kind: ScoreKind, rng: np.random.Generator, *, resamples: int = 2000,
+            kind: ScoreKind, rng: np.random.Generator, *, resamples: int = 10_000,
             confidence: float = 0.95, min_gain: float = 0.0,
             names: tuple[str, str] = ("a", "b")) -> Comparison:
-    """Compare candidate ``b`` with baseline ``a`` on the same examples.
+    """Compare candidate ``b`` with baseline ``a`` on the same examples: test and interval.
 
     Repeated ids (several samples per example) are averaged per example
-    first, so resampling draws examples; ``b`` is reordered to ``a``'s ids
-    and examples unscored (NaN) on either side are left out. McNemar's exact
-    test for one 0/1 score per example, else the permutation test. Power
-    uses :func:`binary_diff_sd` for binary scores, else the sample sd.
-    The p-value is not multiplicity-adjusted (see :func:`holm`); ``n`` counts
-    examples, not samples; ``mde`` is at ``n`` with power 0.8; ``n_needed``
-    (a total; None when unknown) is the size at which the interval would
-    separate the observed gain from ``min_gain``, that distance floored at a
-    quarter of the MDE (so at most about 16 times ``n``); ``note`` says why
-    a field is NaN or None and what was adjusted.
+    first; ``b`` is reordered to ``a``'s ids and examples unscored (NaN) on
+    either side are left out. The interval is the inversion of the test, so
+    it excludes 0 exactly when the p-value is below ``1 - confidence``:
+
+    - one 0/1 score per example: exact McNemar with Fay & Lumbard's melded
+      interval (:func:`~harness.analysis.intervals.mcnemar_interval`),
+      which stays wide with few or no discordant pairs;
+    - otherwise: the paired sign-flip permutation test with the interval of
+      the shifts it does not reject
+      (:func:`~harness.analysis.intervals.sign_flip_interval`), clipped to
+      [-1, 1] when every score lies in [0, 1]. Differences with no spread
+      have neither (NaN, with a note).
+
+    The p-value is not multiplicity-adjusted (see :func:`holm`; pass the
+    Holm level as ``confidence``); ``n`` counts examples, not samples;
+    ``mde`` is at ``n`` with power 0.8 and ``n_needed`` (a total) is the
+    size at which the interval would separate the observed gain from
+    ``min_gain``, that distance floored at a quarter of the MDE (so at most
+    about 16 times ``n``), both from
+    :func:`~harness.analysis.intervals.planning_sd` (never 0; the note says
+    when a planning value stands in for an observed sd of 0); ``note`` says
+    why a field is NaN or None and what was adjusted.
 
     Args:
         ids_a: Example id of each baseline score.
@@ -364,9 +326,9 @@ def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLi
         ids_b: Example id of each candidate score.
         b: Candidate scores.
         kind: ``binary`` (0/1 scores) or ``continuous``.
-        rng: Seeded generator.
-        resamples: Bootstrap resamples.
-        confidence: Interval level; the tests use alpha = 1 - confidence.
+        rng: Seeded generator (random sign vectors beyond 16 pairs).
+        resamples: Random sign vectors for the permutation test and interval.
+        confidence: Interval level; the test's alpha is ``1 - confidence``.
         min_gain: The gain the decision is about, for ``n_needed``.
         names: Names of the baseline and the candidate, for error messages.
 
@@ -382,15 +344,20 @@ def compare(ids_a: Sequence[str], a: ArrayLike, ids_b: Sequence[str], b: ArrayLi
         notes.append("fewer than 2 paired examples")
         nan = float("nan")
         return Comparison(float(d.mean()) if n else nan, nan, nan, nan, test, n, nan, None,
-                          "; ".join(notes), confidence)
-    ci = bootstrap_mean_ci(d, rng, resamples=resamples, confidence=confidence)
-    p = mcnemar_exact(av, bv) if test == "mcnemar_exact" else paired_permutation_test(av, bv, rng)
-    sd = binary_diff_sd(d) if kind == "binary" else _continuous_sd(d)
-    mde = minimum_detectable_effect(sd, n, alpha=1 - confidence)
-    need = None
-    if math.isnan(mde):
-        notes.append("no power estimate: every paired difference is zero")
+                          "; ".join(notes), confidence, _INTERVAL[test])
+    if test == "mcnemar_exact":
+        p, low, high = mcnemar_interval(int((d > 0).sum()), int((d < 0).sum()), n, confidence)
     else:
-        need = n_needed(sd, max(abs(ci.estimate - min_gain), mde / 4), alpha=1 - confidence)
-    return Comparison(ci.estimate, ci.low, ci.high, p, test, n, mde, need, "; ".join(notes),
-                      confidence)
+        unit = bool(((av >= 0) & (av <= 1) & (bv >= 0) & (bv <= 1)).all())
+        p, low, high = sign_flip_interval(d, rng, confidence, resamples,
+                                          bound=1.0 if unit else math.inf)
+        if math.isnan(p):
+            notes.append(f"every paired difference is {float(d[0]):+.3g}: without spread there "
+                         "is no interval and no test")
+    sd, planned = planning_sd(d, "binary" if test == "mcnemar_exact" else "continuous")
+    if planned:
+        notes.append(planned)
+    mde = minimum_detectable_effect(sd, n, alpha=1 - confidence)
+    need = n_needed(sd, max(abs(float(d.mean()) - min_gain), mde / 4), alpha=1 - confidence)
+    return Comparison(float(d.mean()), low, high, p, test, n, mde, need, "; ".join(notes),
+                      confidence, _INTERVAL[test])

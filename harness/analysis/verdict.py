@@ -82,9 +82,14 @@ def _payback(e: Economics | None, limit: float) -> str:
             f"${e.one_off_cost_usd:,.0f} one-off, ${e.net_monthly_saving_usd:,.2f}/month net)")
 
 
+def _level(confidence: float) -> str:
+    """``95%``, or ``98.3%`` for a Holm-adjusted level."""
+    return f"{100 * confidence:.3g}%"
+
+
 def _facts(c: Comparison, e: Economics | None, limit: float) -> str:
     """The numbers of one comparison: gain, interval, p-value, n and payback."""
-    return (f"gain {_signed(c.delta)} ({c.confidence:.0%} CI {_signed(c.ci_low)} to "
+    return (f"gain {_signed(c.delta)} ({_level(c.confidence)} CI {_signed(c.ci_low)} to "
             f"{_signed(c.ci_high)}, {_p(c.p_value)}, n={c.n}), {_payback(e, limit)}")
 
 
@@ -111,7 +116,12 @@ def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
            n_min: int = 10) -> Verdict:
     """The verdict for one task; the first rule that applies wins.
 
-    1. Fewer than ``n_min`` paired examples: INCONCLUSIVE, asking for enough
+    The interval is the one that agrees with the reported test (it excludes
+    0 exactly when the p-value is below alpha; with several tasks, at the
+    Holm level), so rules 3 and 4 never contradict the test.
+
+    1. Fewer than ``n_min`` paired examples, or no interval (NaN: the
+       paired differences have no spread): INCONCLUSIVE, asking for enough
        to reach ``n_needed`` (and ``n_min``).
     2. RAG (``rag_comparison``, RAG against the same baseline, with at least
        ``n_min`` examples) beats the baseline significantly (CI lower bound
@@ -138,6 +148,12 @@ def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
         return Verdict(inconclusive_label(more),
                        f"Only {c.n} paired test examples (minimum {n_min}): {facts}; "
                        f"label about {more} more to decide.", more)
+    if math.isnan(c.ci_low) or math.isnan(c.ci_high):
+        more = _more(c, n_min)
+        why = f" ({c.note})" if c.note else ""
+        return Verdict(inconclusive_label(more),
+                       f"The gain has no interval{why}: {facts}; label about {more} more "
+                       f"test examples to decide.", more)
     if rag_comparison is not None and _rag_wins(c, rag_comparison, n_min):
         r = rag_comparison
         return Verdict(USE_RAG,

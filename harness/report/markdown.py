@@ -47,12 +47,16 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
     out += family_lines(t)
     if t["comparisons"]:
         out += [f"Paired differences on the same test examples (candidate - baseline, "
-                f"percentage points, {level} by paired bootstrap):", "",
+                f"percentage points, {level} unless a row says otherwise; each interval "
+                "agrees with its test: exact McNemar or sign-flip permutation, Holm-adjusted "
+                "across tasks):", "",
                 "| candidate | vs baseline | delta | CI | n | wins / losses / ties |",
                 "|---|---|---:|---|---:|---|"]
         for c in t["comparisons"]:
             ci = "n/a" if math.isnan(c["ci_low"]) else \
                 f"[{_signed(c['ci_low'])}, {_signed(c['ci_high'])}]"
+            if c.get("confidence") not in (None, conf):
+                ci += f" at {100 * float(c['confidence']):.3g}%"
             out.append(f"| {c['candidate']} | {c['baseline']} | {_signed(c['delta'])} | {ci} "
                        f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
         out.append("")

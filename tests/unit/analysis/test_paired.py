@@ -110,5 +110,9 @@ def test_bootstrap_mean_ci_small_and_constant():
     assert math.isnan(one.low) and math.isnan(one.high)
     assert one.note == "fewer than 2 scored examples"
     assert math.isnan(bootstrap_mean_ci([], _rng()).estimate)
+    # Identical values: every bootstrap mean is 1.0, a zero-width interval that says
+    # nothing about the next example. Was (1.0, 1.0, 1.0); right: undefined, with a note.
     flat = bootstrap_mean_ci([1.0, 1.0, 1.0], _rng(), resamples=300)
-    assert (flat.low, flat.estimate, flat.high) == (1.0, 1.0, 1.0)
+    assert flat.estimate == 1.0 and flat.n == 3
+    assert math.isnan(flat.low) and math.isnan(flat.high)
+    assert "every value is the same" in flat.note

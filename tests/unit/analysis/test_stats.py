@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from harness.analysis.paired import bootstrap_mean_ci
@@ -318,3 +320,24 @@ def test_compare_n_needed_tracks_distance_to_min_gain() -> None:
     assert far.n_needed < 200 < near.n_needed
     # At the threshold the distance is floored at MDE / 4: about 16 x n.
     assert near.n_needed == pytest.approx(16 * 200, rel=0.01)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 40), seed=st.integers(0, 10_000), kind=st.sampled_from(
+    ["binary", "continuous"]), conf=st.sampled_from([0.9, 0.95]))
+def test_compare_interval_agrees_with_its_test(n: int, seed: int, kind: str,
+                                               conf: float) -> None:
+    # Issue 18: the interval excludes 0 exactly when the reported test rejects, contains the
+    # observed difference, and is never a point; power never collapses (n >= 2).
+    gen = np.random.default_rng(seed)
+    a = gen.integers(0, 2, n).astype(float) if kind == "binary" else gen.random(n)
+    b = (np.where(gen.random(n) < 0.3, 1.0, a) if kind == "binary"
+         else np.clip(a + 0.1 + 0.2 * gen.normal(size=n), 0, 1))
+    c = compare(_ids(n), a, _ids(n), b, kind, np.random.default_rng(seed),  # type: ignore[arg-type]
+                confidence=conf)
+    assert c.n_needed is not None and c.mde > 0
+    if math.isnan(c.p_value):  # continuous differences with no spread
+        assert math.isnan(c.ci_low) and "no interval" in c.note
+        return
+    assert c.ci_low <= c.delta <= c.ci_high and c.ci_high > c.ci_low
+    assert (c.ci_low > 0 or c.ci_high < 0) == (c.p_value < 1 - conf)
