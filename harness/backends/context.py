@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from harness.backends.base import GenRequest, ScoreRequest
 from harness.errors import ExampleError, UsageError
 
-MIN_N_CTX = 64
+MIN_N_CTX = 16
 """The smallest context accepted: below it no prompt and answer fit."""
 
 
