@@ -7,6 +7,7 @@ fifth (`` (``) never applied, so an answer that should score 1.0 scored 0.0.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,8 @@ metric: expansion_accuracy
 
 
 def _row(i: int) -> str:
-    return ('{"id": "p%d", "text": "Note: POD on trailer %d. Expand POD.", '
-            '"long_form": "Pallet Over Dimension"}\n' % (i, i))
+    return json.dumps({"id": f"p{i}", "text": f"Note: POD on trailer {i}. Expand POD.",
+                       "long_form": "Pallet Over Dimension"}) + "\n"
 
 
 def test_five_stop_strings_on_openai_score_like_the_task_says(tmp_path: Path,
