@@ -5,8 +5,9 @@ server that checks the key and, like careless servers and proxies, echoes it
 back in error bodies and response headers (which httpcore's debug log prints,
 so ``-v`` must not turn on the HTTP clients' debug logs): some prompts get a 500 (retried,
 then recorded as errors), and a second run with a prompt the server rejects
-(400) records that example's error (one line, the key redacted) and goes on. Every byte the runs leave behind is searched for the
-key and for any 8-character piece of it: the store directory (database, WAL
+(400) records that example's error (one line, the key redacted) and goes on.
+Every byte the runs leave behind is searched for the key and for any
+8-character piece of it: the store directory (database, WAL
 and shared-memory files, adapters), every report file, stdout and stderr.
 """
 
