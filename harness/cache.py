@@ -23,6 +23,7 @@ from harness.backends.base import (
     ScoreRequest,
     ScoreResponse,
     TransientBackendError,
+    stop_at,
 )
 from harness.store import Store, cache_key
 
@@ -119,8 +120,14 @@ class CachedModel:
         return resp, _usage(resp, latency, cached=False)
 
     def generate(self, request: GenRequest, sample: int = 0) -> tuple[GenResponse, Usage]:
-        """Generate (cached per sample index)."""
-        return self._call("generate", request, sample, self.backend.generate, GenResponse)
+        """Generate (cached per sample index), the text cut at the earliest stop string.
+
+        The cut applies to cached responses too, so a response stored before
+        a backend honoured every stop string reads the same as a new one.
+        """
+        resp, usage = self._call("generate", request, sample, self.backend.generate,
+                                 GenResponse)
+        return stop_at(resp, request.stop), usage
 
     def score(self, request: ScoreRequest) -> tuple[ScoreResponse, Usage]:
         """Score continuations (cached)."""

@@ -200,6 +200,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     _out(f"total: {calls} model calls to make, {sum(r.cached for r in rows)} cached"
          + (f", about ${total:.4f} at the config's prices (uncached share)" if econ else
             " (add an economics section to price them)"))
+    too_long = [t for r in rows for t in r.too_long]
+    if too_long:
+        _out(f"{len(too_long)} examples do not fit the model's context; the run records each "
+             "as failed (raise it with n_ctx, e.g. embedded?n_ctx=8192):")
+        for t in too_long:
+            _out(f"  {t.describe()}")
     return EXIT_OK
 
 

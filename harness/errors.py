@@ -49,3 +49,13 @@ class UsageError(Exception):
 
     def __str__(self) -> str:
         return self.one_line()
+
+
+class ExampleError(UsageError):
+    """A mistake that concerns one example only: the runner records it and goes on.
+
+    An input longer than the model's context, a request the server refuses
+    (HTTP 400, 413, 422) or answers without a usable body, a template that
+    fails on this input. Where no runner catches it (a one-off command), it
+    is an ordinary :class:`UsageError`: one line, exit 2.
+    """

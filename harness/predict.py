@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from harness.backends.base import GenRequest, ScoreRequest
 from harness.cache import CachedModel, Usage
-from harness.errors import UsageError
+from harness.errors import ExampleError, UsageError
 from harness.rag.knowledge import Retrieval
 from harness.scoring.base import Output
 from harness.scoring.judge import ask_judge
@@ -49,11 +49,20 @@ class PromptPlan:
 
 def render_prompt(model: CachedModel, plan: PromptPlan, example: Example
                   ) -> tuple[str, dict[str, Any]]:
-    """The example's prompt, and for a rag variant the retrieval it used (for ``detail``)."""
-    if plan.retrieval is None:
-        return plan.variant.render(plan.task, example.input, plan.shots), {}
-    rag = plan.retrieval.passages(example.input, example.fields, model.backend.count_tokens)
-    prompt = plan.variant.render(plan.task, example.input, plan.shots, rag["passages"])
+    """The example's prompt, and for a rag variant the retrieval it used (for ``detail``).
+
+    Raises:
+        ExampleError: The template fails on this example's input (the
+            runner records it against the example and goes on).
+    """
+    rag: dict[str, Any] = {}
+    if plan.retrieval is not None:
+        rag = plan.retrieval.passages(example.input, example.fields, model.backend.count_tokens)
+    try:
+        prompt = plan.variant.render(plan.task, example.input, plan.shots,
+                                     rag.get("passages", ()))
+    except UsageError as exc:
+        raise ExampleError(exc.message, exc.path, exc.line, exc.hint) from None
     return prompt, rag
 
 

@@ -5,6 +5,14 @@ examples (the few-shot block) stays warm in a local model. Each example's
 record is committed as soon as it is scored, so Ctrl-C or a kill loses only
 the requests in flight; the next ``tunegate run`` of the same config resumes
 the unfinished run and skips everything already stored.
+
+One bad example never stops a run: a transient failure after its retries,
+or an :class:`~harness.errors.ExampleError` (an input longer than the
+context, a request the server refuses, a template that fails on this input)
+is recorded as that example's error, with its ``file:line``, and the run
+goes on. Only when the first :data:`STOP_AFTER_FAILURES` examples of a
+group all fail, and none of it ever succeeded, is the cause taken to be the
+configuration and the run stopped with it.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from harness.backends.base import (
 )
 from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
-from harness.errors import UsageError
+from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict
 from harness.scoring.base import Output, score_all
 from harness.store import Record, Store
@@ -98,6 +106,15 @@ def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None
 
 
 MANY_ECHO_REQUESTS = 1000
+STOP_AFTER_FAILURES = 8
+"""A group whose first this-many examples all fail (nothing stored before) stops the run."""
+
+
+def example_error(unit: _Unit, exc: ExampleError) -> str:
+    """The stored error of one example: where the row is, its id, and what went wrong."""
+    ex = unit.example
+    where = f"{ex.source}:{ex.line}: " if ex.source else ""
+    return f"{where}example {ex.id}: {exc.one_line()}"
 
 
 def warn_echo_volume(model: CachedModel, plan: PromptPlan, n_examples: int,
@@ -140,20 +157,23 @@ class Runner:
         self.progress = progress or (lambda done, total, label: None)
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
-               ) -> Iterator[tuple[Task, Variant, list[_Unit]]]:
+               ) -> Iterator[tuple[Task, Variant, list[_Unit], int]]:
+        """Each group's units still to run, and how many of it are already stored."""
         spec = self.config.spec
         for task in self.config.tasks:
             for variant in self.config.variants:
                 if not variant.applies_to(task) or not self.config.runs(variant, model):
                     continue
-                units = []
+                units, stored = [], 0
                 for split in spec.splits:
                     for ex in sample_split(task, split, spec.limit.get(split), spec.seed):
                         for k in range(spec.samples):
                             key = (task.name, variant.name, str(model), split, ex.id, k)
                             if key not in done:
                                 units.append(_Unit(task, variant, model, split, ex, k))
-                yield task, variant, units
+                            else:
+                                stored += 1
+                yield task, variant, units, stored
 
     def _total(self) -> int:
         spec = self.config.spec
@@ -194,7 +214,7 @@ class Runner:
         models: dict[str, CachedModel] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
-                for task, variant, units in groups:
+                for task, variant, units, stored in groups:
                     resolved = resolve_adapter(task, variant, spec, self.store.root,
                                                lambda line: log.info("train: %s", line))
                     if resolved.training is not None:
@@ -213,7 +233,7 @@ class Runner:
                         plan = dataclasses.replace(
                             plan, retrieval=open_for(task, variant, self.store.root))
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
-                                               total, finished)
+                                               total, finished, stored)
         finally:
             for model in models.values():
                 counts["calls"] += model.calls
@@ -230,7 +250,7 @@ class Runner:
             except UsageError as exc:  # say which config and model it came from
                 if exc.path is not None:
                     raise
-                raise UsageError(f"model {spec.backend}:{spec.model}: {exc.message}",
+                raise UsageError(f"model {spec}: {exc.message}",
                                  self.config.path, hint=exc.hint) from None
             models[key] = CachedModel(backend, self.store,
                                       max_retries=self.config.spec.max_retries,
@@ -239,13 +259,14 @@ class Runner:
 
     def _run_group(self, run_id: str, model: CachedModel, plan: PromptPlan,
                    units: list[_Unit], pool: ThreadPoolExecutor, counts: dict[str, int],
-                   total: int, finished: int) -> int:
+                   total: int, finished: int, stored: int = 0) -> int:
         pending: dict[Future[tuple[Output, Usage]], _Unit] = {}
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
         warn_echo_volume(model, plan, len(units), label)
         limit = 2 * min(self.config.spec.concurrency,
                         model.backend.capabilities.max_concurrency)
+        failed: list[str] = []
         try:
             while True:
                 for unit in queue:
@@ -257,19 +278,47 @@ class Runner:
                 ready, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in ready:
                     unit = pending.pop(fut)
-                    try:
-                        output, usage = fut.result()
-                        rec = _record(run_id, unit, output, usage, None)
-                    except TransientBackendError as exc:
-                        log.warning("%s %s: %s", label, unit.example.id, exc)
-                        rec = _record(run_id, unit, None, None, f"transient: {exc}")
-                        counts["errors"] += 1
+                    rec, own_error = self._outcome(run_id, unit, fut, label)
+                    counts["errors"] += rec.error is not None
+                    stored += rec.error is None
+                    if own_error and rec.error is not None:
+                        failed.append(rec.error)
                     self.store.put_record(rec)
                     counts["records"] += 1
                     finished += 1
                     self.progress(finished, total, label)
+                    _stop_if_all_failed(label, failed, stored)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
 
+    @staticmethod
+    def _outcome(run_id: str, unit: _Unit, fut: Future[tuple[Output, Usage]], label: str
+                 ) -> tuple[Record, bool]:
+        """The example's record (scored, or its error) and whether the error is its own.
+
+        A transient failure after its retries is the server's, not the example's.
+        """
+        try:
+            output, usage = fut.result()
+            return _record(run_id, unit, output, usage, None), False
+        except TransientBackendError as exc:
+            log.warning("%s %s: %s", label, unit.example.id, exc)
+            return _record(run_id, unit, None, None, f"transient: {exc}"), False
+        except ExampleError as exc:
+            error = example_error(unit, exc)
+            log.warning("%s: %s", label, error)
+            return _record(run_id, unit, None, None, error), True
+
+
+def _stop_if_all_failed(label: str, failed: list[str], stored: int) -> None:
+    """Stop the run when a group's first examples all failed on their own and none succeeded.
+
+    Raises:
+        UsageError: :data:`STOP_AFTER_FAILURES` failures and no success in the group.
+    """
+    if stored == 0 and len(failed) == STOP_AFTER_FAILURES:
+        raise UsageError(f"{label}: the first {len(failed)} examples all failed, so the cause "
+                         f"is likely the configuration; the last: {failed[-1]}",
+                         hint="fix it and run again (the failures are kept and retried)")

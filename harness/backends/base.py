@@ -8,8 +8,8 @@ spec (``embedded``, ``openai:MODEL``, ``ollama:MODEL``, ``hf:PATH``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from harness.errors import UsageError
@@ -38,7 +38,8 @@ class ModelSpec:
     adapter: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.backend}:{self.model}" if self.model else self.backend
+        sep = "" if self.model.startswith("?") else ":"  # embedded?n_ctx=8192
+        text = f"{self.backend}{sep}{self.model}" if self.model else self.backend
         return text + (f"+{self.adapter}" if self.adapter else "")
 
 
@@ -90,17 +91,28 @@ class Capabilities:
     remote_echo_scoring: bool = False
     """Label scores come from a server's echoed prompt logprobs: one request per
     label, slow with a large vocabulary (about 20 s each on llama.cpp's server)."""
+    n_ctx: int | None = None
+    """The context window in tokens that tunegate enforces (local backends)."""
 
 
-def check_context(n: int, n_ctx: int, what: str) -> None:
-    """Refuse a request of ``n`` tokens that a local model's context cannot hold.
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the earliest occurrence of any stop string, and whether it was cut.
 
-    Raises:
-        UsageError: ``n`` is over ``n_ctx``.
+    The one meaning of a stop list, applied on the client by every backend
+    (a server may apply only some: the OpenAI API takes at most four).
+    Empty stop strings are ignored; the stop string itself is not kept.
+
+    >>> cut_at_stop("Paris (France)", (".", " ("))
+    ('Paris', True)
     """
-    if n > n_ctx:
-        raise UsageError(f"{what} is {n} tokens, more than the context ({n_ctx})",
-                         hint="shorten the prompt or use fewer shots")
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return (text[:min(cuts)], True) if cuts else (text, False)
+
+
+def stop_at(response: GenResponse, stop: Sequence[str]) -> GenResponse:
+    """``response`` with its text cut at the stop list (finish reason ``stop`` if cut)."""
+    text, cut = cut_at_stop(response.text, stop)
+    return replace(response, text=text, finish_reason="stop") if cut else response
 
 
 class Backend(Protocol):
@@ -119,7 +131,14 @@ class Backend(Protocol):
         ...
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Complete one prompt."""
+        """Complete one prompt, the text cut at the earliest stop string (:func:`cut_at_stop`).
+
+        Raises:
+            TransientBackendError: Worth retrying (connection, timeout, 429, 5xx).
+            ExampleError: This request cannot be answered (too long for the
+                context, refused by the server); other examples may be.
+            UsageError: The backend cannot work at all (key, model, options).
+        """
         ...
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
@@ -155,18 +174,24 @@ def backend(name: str) -> Callable[[Factory], Factory]:
 
 
 def parse_spec(text: str, adapter: str | None = None) -> ModelSpec:
-    """Parse ``embedded``, ``openai:gpt-4o-mini``, ``hf:./path`` and friends.
+    """Parse ``embedded``, ``embedded?n_ctx=8192``, ``openai:gpt-4o-mini``, ``hf:./path``...
+
+    Options after ``?`` stay in ``model`` (``?n_ctx=8192`` for the default
+    embedded model); each backend checks its own.
 
     Raises:
         UsageError: The prefix is unknown or a model name is missing.
     """
-    name, sep, model = text.strip().partition(":")
+    text = text.strip()
+    cut = min((i for i in (text.find(":"), text.find("?")) if i >= 0), default=len(text))
+    name, rest = text[:cut], text[cut:]
+    model = rest[1:] if rest.startswith(":") else rest
     if name not in BACKENDS:
         BACKENDS.get(name)  # raises with the valid names
-    if name != "embedded" and not model:
+    if name != "embedded" and not model.partition("?")[0]:
         raise UsageError(f"model spec {text!r} needs a model after '{name}:'",
                          hint=f"e.g. {name}:MODEL")
-    return ModelSpec(backend=name, model=model if sep else "", adapter=adapter)
+    return ModelSpec(backend=name, model=model, adapter=adapter)
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> Backend:

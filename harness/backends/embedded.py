@@ -27,8 +27,9 @@ from harness.backends.base import (
     ModelSpec,
     ScoreRequest,
     ScoreResponse,
-    check_context,
+    stop_at,
 )
+from harness.backends.context import ContextWindow, gguf_context_length, n_ctx_option, spec_options
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
 from harness.models import file_digest, resolve_embedded
@@ -80,22 +81,25 @@ class EmbeddedBackend:
         model_digest: Its SHA-256 (part of every cache key).
         adapter_path: A GGUF LoRA file, or ``None``.
         options: Context size and seed.
+        window: The context window (default: ``options.n_ctx``, no known maximum).
     """
 
     def __init__(self, model_path: Path, model_digest: str, adapter_path: Path | None,
-                 options: BackendOptions) -> None:
+                 options: BackendOptions, window: ContextWindow | None = None) -> None:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
             raise UsageError("llama-cpp-python is not installed",
                              hint="pip install 'tunegate[embedded]'") from None
-        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1)
+        self.window = window or ContextWindow(options.n_ctx)
+        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1,
+                                         n_ctx=self.window.n_ctx)
         self._path, self._adapter = model_path, adapter_path
         self._digest = model_digest
         self._adapter_digest = file_digest(adapter_path) if adapter_path else None
         self._lock = threading.Lock()
         self._options = options
-        self._n_ctx = options.n_ctx
+        self._n_ctx = self.window.n_ctx
         self._llm: Any = None
         self._scorer: LabelScorer | None = None
 
@@ -129,9 +133,6 @@ class EmbeddedBackend:
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False))
 
-    def _check_fits(self, n: int, what: str) -> None:
-        check_context(n, self._n_ctx, what)
-
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Summed log-probability of each continuation's tokens after the prompt."""
         with self._lock:
@@ -139,26 +140,26 @@ class EmbeddedBackend:
             conts = [self._tokens(c, bos=False) for c in request.continuations]
             if any(not c for c in conts):
                 raise UsageError("a label tokenizes to nothing; labels must be non-empty")
-            self._check_fits(len(prompt) + max(len(c) for c in conts), "prompt + label")
+            self.window.check(request, self.count_tokens)
             if self._scorer is None:
                 self._scorer = LabelScorer(self.llm, self._n_ctx)
             out = self._scorer.score(prompt, conts)
             return ScoreResponse(tuple(out), tuple(len(c) for c in conts), len(prompt))
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Greedy (or sampled, seeded) completion."""
+        """Greedy (or sampled, seeded) completion, cut at the earliest stop string."""
         with self._lock:
-            n = len(self._tokens(request.prompt, bos=True))
-            self._check_fits(n + request.max_tokens, "prompt + max_tokens")
+            self.window.check(request, self.count_tokens)
             res: Any = self.llm.create_completion(
                 request.prompt, max_tokens=request.max_tokens,
                 temperature=request.temperature, stop=list(request.stop) or None,
                 seed=request.seed, top_k=0 if request.temperature == 0 else 40)
             choice = res["choices"][0]
             usage = res["usage"]
-            return GenResponse(choice["text"], int(usage["prompt_tokens"]),
-                               int(usage["completion_tokens"]),
-                               str(choice.get("finish_reason") or "stop"))
+            return stop_at(GenResponse(choice["text"], int(usage["prompt_tokens"]),
+                                       int(usage["completion_tokens"]),
+                                       str(choice.get("finish_reason") or "stop")),
+                           request.stop)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (no BOS)."""
@@ -173,11 +174,24 @@ class EmbeddedBackend:
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> EmbeddedBackend:
-    """Build the embedded backend: ``embedded``, ``embedded:q8_0`` or ``embedded:PATH.gguf``."""
-    path, digest = resolve_embedded(spec.model)
+    """Build the embedded backend: ``embedded``, ``embedded:q8_0`` or ``embedded:PATH.gguf``.
+
+    The option ``n_ctx`` (``embedded?n_ctx=8192``) sets the context size, up to
+    the model's trained context length read from the GGUF header.
+
+    Raises:
+        UsageError: An unknown option, a bad ``n_ctx``, a missing file.
+    """
+    name, _, query = spec.model.partition("?")
+    opts = spec_options(query, ("n_ctx",), "embedded")
+    path, digest = resolve_embedded(name)
+    base = f"embedded:{name}" if name else "embedded"
+    supported = gguf_context_length(path)
+    n_ctx = n_ctx_option(opts.get("n_ctx"), options.n_ctx, supported, base)
+    window = ContextWindow(n_ctx, supported, base)
     adapter = None
     if spec.adapter:
         adapter = Path(spec.adapter).expanduser()
         if not adapter.is_file():
             raise UsageError(f"adapter file not found: {adapter}")
-    return EmbeddedBackend(path, digest, adapter, options)
+    return EmbeddedBackend(path, digest, adapter, options, window)

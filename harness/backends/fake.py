@@ -4,6 +4,9 @@
 when its text occurs near the end of the prompt (where the input is), so
 tests can build tasks with a controlled accuracy. ``fake:flaky`` raises a
 transient error on every third new prompt so retries can be tested.
+``fake:MODE?n_ctx=N`` gives it a context of N whitespace tokens, enforced
+like a local model's (:class:`~harness.backends.context.ContextWindow`).
+Generated text is cut at the request's stop strings like every backend's.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from harness.backends.base import (
     ScoreRequest,
     ScoreResponse,
     TransientBackendError,
+    stop_at,
 )
+from harness.backends.context import ContextWindow, n_ctx_option, spec_options
 from harness.errors import UsageError
 
 MODES = ("keyword", "flaky", "nologprobs")
@@ -32,12 +37,14 @@ def _noise(text: str) -> float:
 class FakeBackend:
     """Deterministic scripted model."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, window: ContextWindow | None = None) -> None:
         if mode not in MODES:
             raise UsageError(f"unknown fake mode {mode!r}", hint=f"one of: {', '.join(MODES)}")
         self.mode = mode
+        self.window = window
         self.capabilities = Capabilities(logprobs=mode != "nologprobs", tokenizer=True,
-                                         max_concurrency=4)
+                                         max_concurrency=4,
+                                         n_ctx=window.n_ctx if window else None)
         self._seen: set[str] = set()
 
     @property
@@ -61,6 +68,8 @@ class FakeBackend:
         if not self.capabilities.logprobs:
             raise UsageError("backend fake:nologprobs has no logprobs")
         self._maybe_fail(request.prompt)
+        if self.window is not None:
+            self.window.check(request, self.count_tokens)
         counts = tuple(max(1, len(c.split())) for c in request.continuations)
         lps = tuple(self._affinity(request.prompt, c) - 5.0 - n
                     for c, n in zip(request.continuations, counts, strict=True))
@@ -73,13 +82,15 @@ class FakeBackend:
         the temperature) answers 'none' instead, different for each seed.
         """
         self._maybe_fail(request.prompt)
+        if self.window is not None:
+            self.window.check(request, self.count_tokens)
         words = [w.strip(".,:;!?") for w in request.prompt[-300:].split()]
         caps = [w for w in words if w.isupper() and len(w) > 2]
         text = caps[-1] if caps else "none"
         if request.temperature > 0 and _noise(f"{request.seed}:{request.prompt}") < (
                 request.temperature / 2):
             text = "none"
-        return GenResponse(text, self.count_tokens(request.prompt), 1)
+        return stop_at(GenResponse(text, self.count_tokens(request.prompt), 1), request.stop)
 
     def count_tokens(self, text: str) -> int:
         """Whitespace tokens."""
@@ -90,5 +101,14 @@ class FakeBackend:
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> FakeBackend:
-    """Build a fake backend from ``fake:MODE``."""
-    return FakeBackend(spec.model or "keyword")
+    """Build a fake backend from ``fake:MODE`` or ``fake:MODE?n_ctx=N``.
+
+    Raises:
+        UsageError: An unknown mode or option, or a bad ``n_ctx``.
+    """
+    mode, _, query = spec.model.partition("?")
+    opts = spec_options(query, ("n_ctx",), "fake")
+    if "n_ctx" not in opts:
+        return FakeBackend(mode or "keyword")
+    n_ctx = n_ctx_option(opts["n_ctx"], options.n_ctx, None, "fake")
+    return FakeBackend(mode or "keyword", ContextWindow(n_ctx, None, f"fake:{mode}"))

@@ -7,6 +7,8 @@ peft adapter directory (``ModelSpec.adapter``). Runs on CPU or CUDA
 (``hf:PATH?device=cuda``, or ``BackendOptions.extra["device"]``: ``auto``,
 ``cpu`` or ``cuda``; ``dtype=float32`` forces fp32); the
 base weights' dtype is bf16 only where the hardware computes it natively.
+``n_ctx=8192`` sets the context size tunegate allows (default 2048), up to
+the model's ``max_position_embeddings``.
 
 Label scoring batches every continuation of a prompt into one forward pass
 and applies the output head only at the continuation positions (the
@@ -30,8 +32,9 @@ from harness.backends.base import (
     ModelSpec,
     ScoreRequest,
     ScoreResponse,
-    check_context,
+    stop_at,
 )
+from harness.backends.context import ContextWindow, hf_context_length, n_ctx_option
 from harness.errors import UsageError
 from harness.models import file_digest
 
@@ -90,19 +93,21 @@ class HFBackend:
         model_digest: Identifies the base weights (part of every cache key).
         adapter_dir: A peft adapter directory, or ``None``.
         options: ``extra["device"]`` picks ``auto``/``cpu``/``cuda``.
+        window: The context window (default: ``options.n_ctx``, no known maximum).
     """
 
     def __init__(self, model_dir: Path, model_digest: str, adapter_dir: Path | None,
-                 options: BackendOptions) -> None:
+                 options: BackendOptions, window: ContextWindow | None = None) -> None:
         from harness.training.options import require_train_deps, resolve_device
 
         require_train_deps()
-        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1)
+        self.window = window or ContextWindow(options.n_ctx, spec="hf:PATH")
+        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1,
+                                         n_ctx=self.window.n_ctx)
         self._dir, self._digest, self._adapter = model_dir, model_digest, adapter_dir
         self._adapter_digest = peft_digest(adapter_dir) if adapter_dir else None
         self._device = resolve_device(options.extra.get("device", "auto"))
         self._dtype = options.extra.get("dtype", "auto")
-        self._n_ctx = options.n_ctx
         self._lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
@@ -156,9 +161,6 @@ class HFBackend:
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=bos)["input_ids"])
 
-    def _check_fits(self, n: int, what: str) -> None:
-        check_context(n, self._n_ctx, what)
-
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Summed log-probability of each continuation, all in one batched forward pass."""
         import torch
@@ -171,7 +173,7 @@ class HFBackend:
             conts = [tuple(self._tokens(c, bos=False)) for c in request.continuations]
             if any(not c for c in conts):
                 raise UsageError("a label tokenizes to nothing; labels must be non-empty")
-            self._check_fits(len(prompt) + max(len(c) for c in conts), "prompt + label")
+            self.window.check(request, self.count_tokens)
             examples = [Encoded(str(i), prompt, c) for i, c in enumerate(conts)]
             pad = self.tokenizer.pad_token_id or 0
             batch = collate(examples, pad).to(self._device)
@@ -188,8 +190,8 @@ class HFBackend:
         import torch
 
         with self._lock:
+            self.window.check(request, self.count_tokens)
             ids = self._tokens(request.prompt, bos=True)
-            self._check_fits(len(ids) + request.max_tokens, "prompt + max_tokens")
             inputs = torch.tensor([ids], dtype=torch.long, device=self._device)
             sample = request.temperature > 0
             if sample:
@@ -208,10 +210,7 @@ class HFBackend:
             ended = bool(new) and eos is not None and new[-1] == eos
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             finish = "stop" if ended else "length"
-            cuts = [text.find(s) for s in request.stop if s and s in text]
-            if cuts:
-                text, finish = text[:min(cuts)], "stop"
-            return GenResponse(text, len(ids), len(new), finish)
+            return stop_at(GenResponse(text, len(ids), len(new), finish), request.stop)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (no BOS)."""
@@ -239,13 +238,21 @@ def create(spec: ModelSpec, options: BackendOptions) -> HFBackend:
 
     name, _, query = spec.model.partition("?")
     extra = dict(options.extra)
+    n_ctx_text = None
     for key, value in parse_qsl(query, keep_blank_values=True):
-        if value not in _OPTIONS.get(key, ()):
+        if key == "n_ctx":
+            n_ctx_text = value
+        elif value not in _OPTIONS.get(key, ()):
             raise UsageError(f"hf: bad option {key}={value!r} in model spec",
-                             hint="hf:PATH?device=auto|cpu|cuda&dtype=auto|float32|bfloat16")
-        extra[key] = value
-    options = replace(options, extra=extra)
+                             hint="hf:PATH?device=auto|cpu|cuda&dtype=auto|float32|bfloat16"
+                             "&n_ctx=TOKENS")
+        else:
+            extra[key] = value
     model_dir, digest = resolve_model_dir(name)
+    supported = hf_context_length(model_dir)
+    n_ctx = n_ctx_option(n_ctx_text, options.n_ctx, supported, f"hf:{name}")
+    options = replace(options, extra=extra, n_ctx=n_ctx)
+    window = ContextWindow(n_ctx, supported, f"hf:{name}")
     adapter = None
     if spec.adapter:
         adapter = Path(spec.adapter).expanduser()
@@ -254,4 +261,4 @@ def create(spec: ModelSpec, options: BackendOptions) -> HFBackend:
                              hint="the hf backend takes a peft directory (e.g. OUT/peft "
                              "from `tunegate train`)")
         check_adapter_base(adapter, digest, model_dir.name)
-    return HFBackend(model_dir, digest, adapter, options)
+    return HFBackend(model_dir, digest, adapter, options, window)

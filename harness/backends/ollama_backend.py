@@ -6,7 +6,11 @@ explains ``ollama create NAME -f Modelfile`` with the Modelfile that
 the model's digest from ``/api/tags`` so a model replaced under the same
 name invalidates its cached responses. Ollama returns no logprobs, so
 classification generates and matches labels strictly. Tokens in and out
-come from ``prompt_eval_count`` and ``eval_count``.
+come from ``prompt_eval_count`` and ``eval_count`` (Ollama leaves a count
+out when it is 0, e.g. a prompt served from its cache; a missing count is
+estimated and said once). The text is cut at the earliest stop string on
+the client too, as on every backend. A request refused with HTTP 400 or
+answered without text is an error of that example only.
 
 Options (after ``?`` in the spec, or ``BackendOptions.extra``): ``host``
 (default ``$OLLAMA_HOST``, else ``http://127.0.0.1:11434``), ``endpoint``
@@ -30,9 +34,10 @@ from harness.backends.base import (
     ScoreRequest,
     ScoreResponse,
     TransientBackendError,
+    stop_at,
 )
-from harness.backends.remote import RemoteSpec, first_line, parse_remote
-from harness.errors import UsageError
+from harness.backends.remote import RemoteSpec, WarnOnce, first_line, parse_remote, token_count
+from harness.errors import ExampleError, UsageError
 
 log = logging.getLogger(__name__)
 OPTIONS = ("host", "endpoint", "raw", "concurrency", "timeout")
@@ -69,6 +74,7 @@ class OllamaBackend:
         concurrency = int(remote.number("concurrency", 2, 1, 64))
         timeout = remote.number("timeout", 300.0, 1.0, 3600.0)
         self._client = ollama.Client(host=self.host, timeout=timeout)
+        self._warn = WarnOnce(log)
         self.digest = self._check_model()
         self.capabilities = Capabilities(logprobs=False, tokenizer=False,
                                          max_concurrency=concurrency)
@@ -92,7 +98,8 @@ class OllamaBackend:
                                              f"{first_line(str(exc.error))}")
             if code == 404:
                 return self._missing()
-            return UsageError(f"{self._where()}: HTTP {code}: {first_line(str(exc.error))}")
+            make = ExampleError if code == 400 and not startup else UsageError
+            return make(f"{self._where()}: HTTP {code}: {first_line(str(exc.error))}")
         if isinstance(exc, ConnectionError | self._httpx.TransportError):
             cause = first_line(str(exc)) or type(exc).__name__
             if startup:
@@ -100,8 +107,9 @@ class OllamaBackend:
                                   hint="is `ollama serve` running? set host=URL or OLLAMA_HOST")
             return TransientBackendError(f"{self._where()}: {cause}")
         if isinstance(exc, ValueError | KeyError | TypeError):
-            return UsageError(f"{self._where()}: malformed response: {first_line(str(exc))}",
-                              hint="is host an Ollama server?")
+            make = UsageError if startup else ExampleError
+            return make(f"{self._where()}: malformed response: {first_line(str(exc))}",
+                        hint="is host an Ollama server?")
         return exc
 
     def _missing(self) -> UsageError:
@@ -141,7 +149,13 @@ class OllamaBackend:
         return None
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Complete one prompt via ``/api/generate`` (raw) or ``/api/chat``."""
+        """Complete one prompt via ``/api/generate`` (raw) or ``/api/chat``.
+
+        Raises:
+            TransientBackendError: Connection, timeout, 429 or 5xx.
+            ExampleError: HTTP 400 for this request, or a response without text.
+            UsageError: The model is missing or the host is not an Ollama server.
+        """
         options: dict[str, Any] = {"temperature": request.temperature, "seed": request.seed,
                                    "num_predict": request.max_tokens}
         if request.stop:
@@ -156,18 +170,22 @@ class OllamaBackend:
                               raw=self.raw, stream=False, options=options)
             text = _field(resp, "response")
         if not isinstance(text, str):
-            raise UsageError(f"{self._where()}: malformed response: no text")
-        finish = str(_field(resp, "done_reason") or "stop")
-        if finish == "length":
-            log.info("%s: a response was cut at max_tokens=%d", self._where(),
-                     request.max_tokens)
-        prompt_tokens = _field(resp, "prompt_eval_count")
-        out_tokens = _field(resp, "eval_count")
-        return GenResponse(text,
-                           int(prompt_tokens) if prompt_tokens is not None
-                           else self.count_tokens(request.prompt),
-                           int(out_tokens) if out_tokens is not None
-                           else self.count_tokens(text), finish)
+            raise ExampleError(f"{self._where()}: malformed response: no text")
+        prompt_tokens = token_count(_field(resp, "prompt_eval_count"))
+        out_tokens = token_count(_field(resp, "eval_count"))
+        if prompt_tokens is None or out_tokens is None:
+            self._warn("usage", "%s: the server left out prompt_eval_count or eval_count "
+                       "(a cached prompt); those counts are estimated at about 3 bytes a "
+                       "token", self._where())
+        out = stop_at(GenResponse(
+            text,
+            self.count_tokens(request.prompt) if prompt_tokens is None else prompt_tokens,
+            self.count_tokens(text) if out_tokens is None else out_tokens,
+            str(_field(resp, "done_reason") or "stop")), request.stop)
+        if out.finish_reason == "length":
+            self._warn("length", "%s: a response was cut at max_tokens=%d", self._where(),
+                       request.max_tokens, level=logging.INFO)
+        return out
 
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Ollama gives no logprobs: always a usage error (the planner generates instead)."""

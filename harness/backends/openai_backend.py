@@ -14,6 +14,13 @@ in flight. Options (after ``?`` in the spec, or ``BackendOptions.extra``):
   sampling defaults that differ (llama.cpp server applies
   ``repeat_penalty`` 1.1 unless sent ``{"repeat_penalty": 1.0}``).
 
+The API takes at most four stop strings: four are sent, and the text is cut
+on the client at the earliest of all of them, as on every backend. Fields a
+server leaves out or sends as ``null`` are read in
+:mod:`harness.backends.openai_response`: null token counts are estimated
+(said once), a request refused with 400/413/422 or answered without choices
+is an error of that example only.
+
 Label scoring uses the completions endpoint with ``echo`` and ``logprobs``:
 one request per label, summing the log-probabilities of the label's tokens.
 That is slow on servers that compute logprobs over a big vocabulary in
@@ -40,9 +47,27 @@ from harness.backends.base import (
     ScoreRequest,
     ScoreResponse,
     TransientBackendError,
+    stop_at,
 )
-from harness.backends.remote import LoopThread, RemoteSpec, first_line, parse_remote, redact
-from harness.errors import UsageError
+from harness.backends.openai_response import (
+    MalformedResponse,
+    choice_text,
+    continuation_logprob,
+    json_object,
+    retry_after,
+    root_cause,
+    usage_counts,
+)
+from harness.backends.remote import (
+    MAX_OPENAI_STOP,
+    LoopThread,
+    RemoteSpec,
+    WarnOnce,
+    first_line,
+    parse_remote,
+    redact,
+)
+from harness.errors import ExampleError, UsageError
 
 log = logging.getLogger(__name__)
 OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "timeout",
@@ -50,6 +75,8 @@ OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "ti
 OPENAI_URL = "https://api.openai.com/v1"
 MANY_ECHO_REQUESTS = 1000
 SLOW_ECHO_S = 2.0
+PER_REQUEST_CODES = (400, 413, 422)
+"""HTTP codes that refuse one request (its length or a value in it), not the whole run."""
 
 
 class OpenAIBackend:
@@ -82,7 +109,7 @@ class OpenAIBackend:
         concurrency = int(remote.number("concurrency", 8, 1, 256))
         timeout = remote.number("timeout", 120.0, 1.0, 3600.0)
         self._extra_text = remote.get("extra_body", "")
-        self._extra = _json_object(self._extra_text)
+        self._extra = json_object(self._extra_text)
         self._loop = LoopThread("tunegate-openai")
         self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
                                           timeout=timeout, max_retries=0)
@@ -90,7 +117,7 @@ class OpenAIBackend:
         self._stats_lock = threading.Lock()
         self._echo_requests = 0
         self._echo_seconds = 0.0
-        self._warned: set[str] = set()
+        self._warn = WarnOnce(log)
         try:
             self._check_model()
             want = remote.choice("logprobs", "auto", ("auto", "true", "false"))
@@ -124,11 +151,14 @@ class OpenAIBackend:
     def _usage_error(self, cause: str, hint: str | None = None) -> UsageError:
         return UsageError(redact(f"{self._where()}: {cause}", self._key), hint=hint)
 
+    def _example_error(self, cause: str, hint: str | None = None) -> ExampleError:
+        return ExampleError(redact(f"{self._where()}: {cause}", self._key), hint=hint)
+
     def _map(self, exc: Exception, startup: bool) -> Exception:
         """Turn a client exception into a transient error or a usage error."""
         o = self._openai
         if isinstance(exc, o.APIConnectionError):
-            cause = _root_cause(exc)
+            cause = root_cause(exc)
             if startup:
                 return self._usage_error(f"cannot connect: {cause}",
                                          hint="is the server running and the URL right?")
@@ -138,7 +168,7 @@ class OpenAIBackend:
             if code == 429 or code >= 500:
                 return TransientBackendError(
                     redact(f"{self._where()}: HTTP {code}", self._key),
-                    retry_after=_retry_after(exc.response.headers))
+                    retry_after=retry_after(exc.response.headers))
             if code in (401, 403):
                 return self._usage_error(f"HTTP {code}: the server refused the API key",
                                          hint="check the variable named by api_key_env")
@@ -147,6 +177,10 @@ class OpenAIBackend:
                     "HTTP 404: unknown model or endpoint",
                     hint="check the model name and base_url (…/v1); chat models need "
                     "endpoint=chat")
+            if code in PER_REQUEST_CODES and not startup:
+                # This request was refused (too long for the context, a bad value in
+                # it); the next example's may not be.
+                return self._example_error(f"HTTP {code}: {first_line(str(exc.message))}")
             return self._usage_error(f"HTTP {code}: {first_line(str(exc.message))}")
         if isinstance(exc, json.JSONDecodeError) and not startup:
             # A body cut short mid-run (a proxy, a dropped connection): worth a retry.
@@ -154,8 +188,9 @@ class OpenAIBackend:
                 f"{self._where()}: truncated or garbled JSON: {first_line(str(exc))}",
                 self._key))
         if isinstance(exc, o.APIResponseValidationError | ValueError):
-            return self._usage_error(f"malformed response: {first_line(str(exc))}",
-                                     hint="is base_url an OpenAI-compatible API?")
+            make = self._usage_error if startup else self._example_error
+            return make(f"malformed response: {first_line(str(exc))}",
+                        hint="is base_url an OpenAI-compatible API?")
         return exc
 
     def _call(self, coro_fn: Any, *args: Any, startup: bool = False, **kwargs: Any) -> Any:
@@ -181,7 +216,8 @@ class OpenAIBackend:
             if "HTTP 404" in exc.message:
                 return  # a server without /models: the first request will tell
             raise
-        names = {str(getattr(m, "id", "")) for m in getattr(page, "data", [])}
+        names = {str(getattr(m, "id", None) or "") for m in getattr(page, "data", None) or []}
+        names.discard("")
         if names and self.served_model not in names:
             shown = ", ".join(sorted(names)[:8])
             raise self._usage_error("the server does not serve this model",
@@ -197,8 +233,10 @@ class OpenAIBackend:
             log.info("%s: no echo logprobs (%s); classification will generate",
                      self._where(), exc.message)
             return False
-        lp = resp.choices[0].logprobs if resp.choices else None
-        ok = bool(lp and lp.token_logprobs and lp.text_offset is not None)
+        choices = getattr(resp, "choices", None) or []
+        lp = getattr(choices[0], "logprobs", None) if choices else None
+        ok = bool(lp and getattr(lp, "token_logprobs", None)
+                  and getattr(lp, "text_offset", None) is not None)
         if not ok:
             log.info("%s returns no logprobs; classification will generate", self._where())
         return ok
@@ -206,33 +244,52 @@ class OpenAIBackend:
     # -- requests ----------------------------------------------------------------
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Complete one prompt (``completions`` or ``chat``)."""
+        """Complete one prompt (``completions`` or ``chat``), cut at every stop string.
+
+        The API takes at most four stop strings: the first four are sent and
+        all of them are applied to the returned text. Token counts the server
+        leaves out or sends as ``null`` are estimated (said once per run).
+
+        Raises:
+            TransientBackendError: Connection, timeout, 429 or 5xx.
+            ExampleError: This request was refused (400, 413, 422) or answered
+                without choices or text.
+            UsageError: The key, the model or the endpoint is wrong.
+        """
         common: dict[str, Any] = {
             "model": self.served_model, "max_tokens": request.max_tokens,
             "temperature": request.temperature, "seed": request.seed,
-            "stop": list(request.stop)[:4] or None}
+            "stop": list(request.stop)[:MAX_OPENAI_STOP] or None}
+        if len(request.stop) > MAX_OPENAI_STOP:
+            self._warn("stop", "%s: %d stop strings; the API takes %d, the rest are applied "
+                       "to the returned text", self._where(), len(request.stop),
+                       MAX_OPENAI_STOP, level=logging.INFO)
         if self._extra:
             common["extra_body"] = self._extra
         if self.endpoint == "chat":
             resp = self._call(self._client.chat.completions.create,
                               messages=[{"role": "user", "content": request.prompt}], **common)
-            choice = resp.choices[0] if resp.choices else None
-            text = (choice.message.content or "") if choice else ""
         else:
             resp = self._call(self._client.completions.create, prompt=request.prompt,
                               **common)
-            choice = resp.choices[0] if resp.choices else None
-            text = choice.text if choice else ""
-        if choice is None:
-            raise self._usage_error("malformed response: no choices")
-        finish = str(choice.finish_reason or "stop")
-        if finish == "length":
-            self._warn_once("length", "%s: a response was cut at max_tokens=%d",
-                            self._where(), request.max_tokens)
-        usage = resp.usage
-        prompt_tokens = usage.prompt_tokens if usage else self.count_tokens(request.prompt)
-        out_tokens = usage.completion_tokens if usage else self.count_tokens(text)
-        return GenResponse(text, int(prompt_tokens), int(out_tokens), finish)
+        try:
+            text, finish = choice_text(resp, chat=self.endpoint == "chat")
+        except MalformedResponse as exc:
+            raise self._example_error(f"malformed response: {exc}") from None
+        prompt_tokens, out_tokens = usage_counts(resp)
+        if prompt_tokens is None or out_tokens is None:
+            self._warn("usage", "%s: the server reports no token counts (usage missing or "
+                       "null); they are estimated at about 3 bytes a token",
+                       self._where())
+        out = stop_at(GenResponse(
+            text,
+            self.count_tokens(request.prompt) if prompt_tokens is None else prompt_tokens,
+            self.count_tokens(text) if out_tokens is None else out_tokens, finish),
+            request.stop)
+        if out.finish_reason == "length":
+            self._warn("length", "%s: a response was cut at max_tokens=%d",
+                       self._where(), request.max_tokens)
+        return out
 
     async def _echo(self, text: str) -> Any:
         async with self._slots:
@@ -261,11 +318,13 @@ class OpenAIBackend:
         self._note_echo(len(responses), time.perf_counter() - start)
         sums, counts, prompt_tokens = [], [], 0
         for resp, cont in zip(responses, request.continuations, strict=True):
-            total, n, before = _continuation_logprob(resp, len(request.prompt),
-                                                     len(request.prompt + cont))
-            if n == 0:
-                raise self._usage_error("malformed response: no logprobs for the label tokens",
-                                        hint="set logprobs=false or scoring: generate")
+            total, n, before = continuation_logprob(resp, len(request.prompt),
+                                                    len(request.prompt + cont))
+            if n <= 0:
+                why = "no logprobs" if n == 0 else "a null logprob"
+                raise self._example_error(f"malformed response: {why} for the label tokens "
+                                          f"of {cont.strip()!r}",
+                                          hint="set logprobs=false or scoring: generate")
             sums.append(total)
             counts.append(n)
             prompt_tokens = before
@@ -279,19 +338,12 @@ class OpenAIBackend:
             mean = self._echo_seconds / max(1, self._echo_requests)
             total = self._echo_requests
         if mean > SLOW_ECHO_S:
-            self._warn_once("slow", "%s: echo-logprob label scoring takes %.1f s a label; for "
-                            "volume score labels in-process (embedded, hf:) or set scoring: "
-                            "generate", self._where(), mean)
+            self._warn("slow", "%s: echo-logprob label scoring takes %.1f s a label; for "
+                       "volume score labels in-process (embedded, hf:) or set scoring: "
+                       "generate", self._where(), mean)
         if before < MANY_ECHO_REQUESTS <= total:
-            self._warn_once("many", "%s: %d echo-logprob requests sent so far (%.1f s each)",
-                            self._where(), total, mean)
-
-    def _warn_once(self, key: str, fmt: str, *args: Any) -> None:
-        with self._stats_lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        log.warning(fmt, *args)
+            self._warn("many", "%s: %d echo-logprob requests sent so far (%.1f s each)",
+                       self._where(), total, mean)
 
     def count_tokens(self, text: str) -> int:
         """An upper-leaning estimate (the API has no tokenizer): ~3 bytes a token."""
@@ -305,68 +357,6 @@ class OpenAIBackend:
             except Exception:  # noqa: BLE001 - closing; nothing to report
                 log.debug("openai client close failed", exc_info=True)
             self._loop.close()
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    """Parse the ``extra_body`` option.
-
-    Raises:
-        UsageError: Not a JSON object.
-    """
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"openai backend: extra_body is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError("openai backend: extra_body must be a JSON object",
-                         hint='e.g. extra_body={"repeat_penalty": 1.0}')
-    return value
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost cause's message (connection refused, TLS failure, timeout)."""
-    seen: BaseException = exc
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        nxt = seen.__cause__ or seen.__context__
-        if nxt is None or nxt is seen:
-            break
-        seen = nxt
-    text = first_line(str(seen)) or type(seen).__name__
-    return text if seen is exc else f"{type(seen).__name__}: {text}"
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds, when present."""
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _continuation_logprob(resp: Any, prompt_chars: int, sent_chars: int
-                          ) -> tuple[float, int, int]:
-    """Sum logprobs of echoed tokens reaching past ``prompt_chars``; count both sides.
-
-    Tokens starting at or after ``sent_chars`` were generated, not echoed.
-    """
-    choice = resp.choices[0] if resp.choices else None
-    lp = choice.logprobs if choice else None
-    if lp is None or lp.token_logprobs is None or lp.text_offset is None:
-        return 0.0, 0, 0
-    total, n, before = 0.0, 0, 0
-    tokens = lp.tokens or [""] * len(lp.token_logprobs)
-    for offset, token, value in zip(lp.text_offset, tokens, lp.token_logprobs, strict=False):
-        if offset >= sent_chars:
-            break
-        if offset + len(token) > prompt_chars and value is not None:
-            total += float(value)
-            n += 1
-        else:
-            before += 1
-    return total, n, before
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> OpenAIBackend:

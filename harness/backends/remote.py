@@ -12,6 +12,7 @@ of any text before it reaches a message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from harness.backends.base import BackendOptions, ModelSpec
 from harness.errors import UsageError
 
 T = TypeVar("T")
+MAX_OPENAI_STOP = 4
+"""Stop strings the OpenAI API accepts in one request; the rest apply on the client."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,46 @@ def redact(text: str, secret: str | None) -> str:
         if piece in out:
             out = out.replace(piece, "***")
     return out
+
+
+def token_count(value: Any) -> int | None:
+    """A server's token count when it is a non-negative whole number, else ``None``.
+
+    Servers send ``null``, leave the field out, or (rarely) send a string.
+
+    >>> token_count(12), token_count(None), token_count("7"), token_count(-1)
+    (12, None, 7, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | str):
+        try:
+            n = int(value)
+        except ValueError:
+            return None
+        return n if n >= 0 else None
+    return None
+
+
+class WarnOnce:
+    """Log each kind of warning once per backend instance (that is, once per run).
+
+    Args:
+        logger: The backend module's logger.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._lock = threading.Lock()
+        self._said: set[str] = set()
+
+    def __call__(self, key: str, fmt: str, *args: Any, level: int = logging.WARNING) -> None:
+        """Log ``fmt % args`` at ``level`` unless ``key`` was already said."""
+        with self._lock:
+            if key in self._said:
+                return
+            self._said.add(key)
+        self._log.log(level, fmt, *args)
 
 
 def first_line(text: str, limit: int = 200) -> str:

@@ -124,3 +124,22 @@ def test_bad_specs_and_adapters(tiny: Path, tmp_path: Path) -> None:
         {"base": {"name": "other-model", "sha256": "c" * 64}}))
     with pytest.raises(UsageError, match="trained for base other-model"):
         create(ModelSpec("hf", str(tiny), str(adapter)), BackendOptions())
+
+
+def test_context_size_is_an_option_up_to_max_position_embeddings(tiny: Path) -> None:
+    from harness.errors import ExampleError
+
+    # The tiny model's config says max_position_embeddings 64: the default 2048 is
+    # capped there, and asking for more is refused.
+    assert create(ModelSpec("hf", str(tiny)), BackendOptions()).capabilities.n_ctx == 64
+    with pytest.raises(UsageError, match=r"n_ctx=128 is more than this model supports \(64"):
+        create(ModelSpec("hf", f"{tiny}?n_ctx=128"), BackendOptions())
+    backend = create(ModelSpec("hf", f"{tiny}?n_ctx=32&device=cpu"), BackendOptions())
+    assert backend.capabilities.n_ctx == 32
+    # "Word:" + 27 x "dog" = 28 tokens + BOS + max_tokens 4 = 33 > 32: this example only.
+    with pytest.raises(ExampleError, match=r"prompt \+ max_tokens is 33 tokens, more than "
+                       r"the context \(32\)"):
+        backend.generate(GenRequest("Word:" + " dog" * 27, max_tokens=4))
+    # 26 x "dog": 27 + 1 + 4 = 32 fits.
+    assert backend.generate(GenRequest("Word:" + " dog" * 26, max_tokens=4)).prompt_tokens == 28
+    backend.close()
