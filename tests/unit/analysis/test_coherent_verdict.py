@@ -228,7 +228,7 @@ def test_scorer_and_field_intervals_are_wilson_for_0_1_scores() -> None:
     assert math.isnan(out["field_f1"]["ci_low"]) and out["field_f1"]["mean"] == 0.5
     fields = field_accuracy(['{"a": 1}'] * 12, [{"prediction": '{"a": 2}'}] * 12, rng, 200,
                             0.95)
-    assert (fields["a"]["ci_low"], fields["a"]["ci_high"]) == pytest.approx(
+    assert (fields["/a"]["ci_low"], fields["/a"]["ci_high"]) == pytest.approx(
         (0.0, 0.24249), abs=1e-5)
 
 
