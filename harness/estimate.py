@@ -9,7 +9,7 @@ tokenizer (no model call is made) and prices the rest with the config's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.backends.base import BackendOptions, GenRequest, ScoreRequest, create
@@ -17,10 +17,12 @@ from harness.cache import CachedModel
 from harness.config import RunConfig
 from harness.predict import generation_request, label_continuations, uses_logprobs
 from harness.runner import sample_split
+from harness.search_run import dev_order
 from harness.store import Store, cache_key
-from harness.tasks import ClassificationTask, Task
+from harness.tasks import ClassificationTask, Example, Task
 from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
 from harness.variants.rag import open_for
+from harness.variants.search import fitting, round_requests, task_schedule
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,13 @@ class EstimateRow:
     max_completion_tokens: int
 
 
-def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
+def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant,
+              examples: Sequence[Example] | None = None
               ) -> Iterator[tuple[str, ScoreRequest | GenRequest]]:
     shots = select_shots(task, variant, cfg.spec.seed)
-    texts = [ex.input for s in cfg.spec.splits
-             for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
+    texts = [ex.input for ex in examples] if examples is not None else [
+        ex.input for s in cfg.spec.splits
+        for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
     n_examples = len(texts)
     if variant.spec.calibrate and isinstance(task.spec, ClassificationTask):
         texts += list(CONTENT_FREE)
@@ -62,6 +66,53 @@ def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
             yield "generate", generation_request(model, task, prompt)
 
 
+def _row(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant,
+         examples: Sequence[Example] | None = None, samples: int = 1) -> EstimateRow:
+    backend, store = model.backend, model.store
+    n = cached = p_tok = c_tok = 0
+    for kind, req in _requests(cfg, model, task, variant, examples):
+        n += 1
+        p_tok += backend.count_tokens(req.prompt)
+        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
+        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
+        cached += store.get_response(key) is not None
+    return EstimateRow(task.name, variant.name, str(model.identity.get("spec", "")), n * samples,
+                       cached * samples, p_tok * samples, c_tok * samples)
+
+
+def _search_rows(cfg: RunConfig, model: CachedModel, spec: str) -> list[EstimateRow]:
+    """The prompt search's dev requests, at most (every round full), and its winner's.
+
+    One row per candidate for the first round (every candidate runs it), one
+    for the later rounds' extra examples (survivors only) and one for the
+    winner's remaining dev and its test examples.
+    """
+    search = cfg.spec.prompt_search
+    if search is None:
+        return []
+    samples = cfg.spec.samples
+    searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
+    rows = []
+    for task in searched:
+        cands = fitting(task, cfg.candidates)
+        dev = sample_split(task, "dev", cfg.spec.limit.get("dev"), cfg.spec.seed)
+        test = sample_split(task, "test", cfg.spec.limit.get("test"), cfg.spec.seed)
+        rounds = task_schedule(search, len(cands), len(dev), samples, len(searched))
+        first = dev_order(task, dev, cfg.spec.seed)[: rounds[0].examples]
+        mine = [dataclasses.replace(_row(cfg, model, task, c.variant, first, samples),
+                                    model=spec) for c in cands]
+        rows += mine
+        per = sum(r.prompt_tokens for r in mine) / max(1, sum(r.requests for r in mine))
+        out = sum(r.max_completion_tokens for r in mine) / max(1, sum(r.requests for r in mine))
+        later = round_requests(rounds, samples) - len(cands) * rounds[0].examples * samples
+        won = (len(dev) - rounds[-1].examples + len(test)) * samples
+        for name, n in (("(search: later rounds)", later), ("(search: winner)", won)):
+            if n > 0:
+                rows.append(EstimateRow(task.name, name, spec, n, 0, round(per * n),
+                                        round(out * n)))
+    return rows
+
+
 def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
     """Count the run's requests and tokens without calling any model."""
     rows = []
@@ -73,15 +124,9 @@ def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
                 for variant in cfg.variants:
                     if not variant.applies_to(task):
                         continue
-                    n = cached = p_tok = c_tok = 0
-                    for kind, req in _requests(cfg, model, task, variant):
-                        n += 1
-                        p_tok += backend.count_tokens(req.prompt)
-                        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
-                        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
-                        cached += store.get_response(key) is not None
-                    rows.append(EstimateRow(task.name, variant.name, str(spec), n, cached,
-                                            p_tok, c_tok))
+                    rows.append(dataclasses.replace(_row(cfg, model, task, variant),
+                                                    model=str(spec)))
+            rows += _search_rows(cfg, model, str(spec))
         finally:
             backend.close()
     return rows
