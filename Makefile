@@ -47,7 +47,7 @@ typecheck: install
 # Every benchmark: each prints a table and a final "ratios:" line, and writes
 # reports/bench/<name>.json. About 30-40 minutes on 2 cores, most of it the
 # llama.cpp-server cases (echo logprobs) and the training table.
-BENCHES := overhead scale stats rag training generation scoring demo
+BENCHES := overhead scale stats rag training generation scoring search demo
 bench: model $(TEST_STAMP)
 	@for b in $(BENCHES); do echo "== bench_$$b"; \
 	  $(BIN)/python benchmarks/bench_$$b.py || exit 1; done

@@ -21,6 +21,7 @@ from harness.errors import UsageError
 from harness.tasks import Task, load_task
 from harness.variants.prompt import Variant, load_variant
 from harness.variants.rag import check_rag
+from harness.variants.search import Candidate, PromptSearchSpec, expand, fitting, task_schedule
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 
@@ -95,6 +96,7 @@ class RunSpec(BaseModel):
     decision: DecisionSpec = DecisionSpec()
     economics: EconomicsSpec | None = None
     regression: RegressionSpec | None = None
+    prompt_search: PromptSearchSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class RunConfig:
     digest: str
     exclude: frozenset[tuple[str, str]] = frozenset()
     """(variant name, model spec) pairs not to run (``compare-base`` uses it)."""
+    candidates: tuple[Candidate, ...] = ()
+    """Prompt-search candidates (``prompt_search``): run on dev, the winner also on test."""
 
     def runs(self, variant: Variant, model: ModelSpec) -> bool:
         """Whether ``variant`` runs on ``model`` in this config."""
@@ -126,7 +130,10 @@ class RunConfig:
                        "n_train": len(t.split("train")), "normalize": _normalize(t)}
                       for t in self.tasks],
             "variants": [{"name": v.name, "path": str(v.path), "digest": v.digest,
-                          "kind": v.spec.kind} for v in self.variants],
+                          "kind": v.spec.kind} for v in self.variants] + [
+                {"name": c.variant.name, "path": str(c.variant.path), "digest": c.variant.digest,
+                 "kind": "prompt", "search": True, "base": c.base,
+                 "settings": dict(c.settings)} for c in self.candidates],
             "models": [str(m) for m in self.models],
             "exclude": sorted([v, m] for v, m in self.exclude),
         }
@@ -208,8 +215,49 @@ def load_config(path: str | Path) -> RunConfig:
             raise doc.error(exc.message, ("models", i), hint=exc.hint) from None
     _check_economics(doc, spec)
     _check_templates(tasks, variants)
+    candidates = check_search(doc, spec, tasks, variants)
     return RunConfig(spec, doc.path, tasks, variants, tuple(models),
-                     _digest(spec, tasks, variants))
+                     _digest(spec, tasks, variants), candidates=candidates)
+
+
+def check_search(doc: YamlDoc, spec: RunSpec, tasks: tuple[Task, ...],
+                 variants: tuple[Variant, ...]) -> tuple[Candidate, ...]:
+    """Expand ``prompt_search`` and check its budget fits every task's dev set now.
+
+    Raises:
+        UsageError: Bad axes or values, no candidate for any task, no dev
+            split to search on, or a budget too small for the first round.
+    """
+    search = spec.prompt_search
+    if search is None:
+        return ()
+    if "dev" not in spec.splits:
+        raise doc.error("prompt_search needs the dev split: candidates are chosen on dev "
+                        "only", ("splits",))
+    candidates = expand(doc, search, variants)
+    searched = [t for t in tasks if fitting(t, candidates)]
+    if not searched:
+        raise doc.error("prompt_search: no candidate applies to any task of this config "
+                        "(check the base variants' families and the axes)", ("prompt_search",))
+    for task in searched:
+        n_train = len(task.split("train"))
+        for cand in fitting(task, candidates):
+            k = cand.variant.spec.shots
+            if "shots" in cand.settings and k > n_train:
+                idx = search.axes["shots"].index(k)
+                raise doc.error(f"prompt_search.axes.shots: {k} shots, but task {task.name!r} "
+                                f"has {n_train} train examples to draw them from",
+                                ("prompt_search", "axes", "shots", idx))
+        try:
+            n_dev = len(task.split("dev"))
+            n_dev = min(n_dev, spec.limit.get("dev", n_dev))
+            task_schedule(search, len(fitting(task, candidates)), n_dev, spec.samples,
+                          len(searched))
+        except ValueError as exc:
+            raise doc.error(f"prompt_search.budget: task {task.name!r}: {exc}",
+                            ("prompt_search", "budget")) from None
+    _check_templates(tasks, tuple(c.variant for c in candidates))
+    return candidates
 
 
 def _digest(spec: RunSpec, tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> str:

@@ -11,7 +11,7 @@ the run records each as a failed example, so they are worth knowing first.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.backends.base import BackendOptions, GenRequest, ModelSpec, ScoreRequest, create
@@ -20,10 +20,12 @@ from harness.cache import CachedModel
 from harness.config import RunConfig
 from harness.predict import generation_request, label_continuations, uses_logprobs
 from harness.runner import sample_split
+from harness.search_run import dev_order
 from harness.store import Store, cache_key
 from harness.tasks import ClassificationTask, Example, Task
 from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
 from harness.variants.rag import open_for
+from harness.variants.search import fitting, round_requests, task_schedule
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,15 @@ class EstimateRow:
     too_long: tuple[TooLong, ...] = ()
 
 
-def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
+def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant,
+              only: Sequence[Example] | None = None
               ) -> Iterator[tuple[Example | None, str, ScoreRequest | GenRequest]]:
-    """Each request the runner would send, with its example (``None``: calibration)."""
+    """Each request the runner would send, with its example (``None``: calibration).
+
+    ``only``: these examples instead of the config's splits (a search round).
+    """
     shots = select_shots(task, variant, cfg.spec.seed)
-    examples: list[Example | None] = [
+    examples: list[Example | None] = list(only) if only is not None else [
         ex for s in cfg.spec.splits
         for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
     texts = [ex.input for ex in examples if ex is not None]
@@ -102,6 +108,57 @@ def _too_long(spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
     return TooLong(task.name, variant.name, str(spec), ex.id, ex.source, ex.line, n, n_ctx)
 
 
+def _row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
+         only: Sequence[Example] | None = None, samples: int = 1) -> EstimateRow:
+    """The traffic of one (task, variant, model), ``samples`` requests per example."""
+    backend, store = model.backend, model.store
+    n = cached = p_tok = c_tok = 0
+    too_long = []
+    for ex, kind, req in _requests(cfg, model, task, variant, only):
+        n += 1
+        over = _too_long(spec, model, task, variant, ex, req)
+        if over is not None:
+            too_long.append(over)
+        p_tok += backend.count_tokens(req.prompt)
+        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
+        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
+        cached += store.get_response(key) is not None
+    return EstimateRow(task.name, variant.name, str(spec), n * samples, cached * samples,
+                       p_tok * samples, c_tok * samples, tuple(too_long))
+
+
+def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel) -> list[EstimateRow]:
+    """The prompt search's dev requests, at most (every round full), and its winner's.
+
+    One row per candidate for the first round (every candidate runs it), one
+    for the later rounds' extra examples (survivors only) and one for the
+    winner's remaining dev and its test examples.
+    """
+    search = cfg.spec.prompt_search
+    if search is None:
+        return []
+    samples = cfg.spec.samples
+    searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
+    rows = []
+    for task in searched:
+        cands = fitting(task, cfg.candidates)
+        dev = sample_split(task, "dev", cfg.spec.limit.get("dev"), cfg.spec.seed)
+        test = sample_split(task, "test", cfg.spec.limit.get("test"), cfg.spec.seed)
+        rounds = task_schedule(search, len(cands), len(dev), samples, len(searched))
+        first = dev_order(task, dev, cfg.spec.seed)[: rounds[0].examples]
+        mine = [_row(cfg, spec, model, task, c.variant, first, samples) for c in cands]
+        rows += mine
+        per = sum(r.prompt_tokens for r in mine) / max(1, sum(r.requests for r in mine))
+        out = sum(r.max_completion_tokens for r in mine) / max(1, sum(r.requests for r in mine))
+        later = round_requests(rounds, samples) - len(cands) * rounds[0].examples * samples
+        won = (len(dev) - rounds[-1].examples + len(test)) * samples
+        for name, n in (("(search: later rounds)", later), ("(search: winner)", won)):
+            if n > 0:
+                rows.append(EstimateRow(task.name, name, str(spec), n, 0, round(per * n),
+                                        round(out * n)))
+    return rows
+
+
 def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
     """Count the run's requests and tokens without calling any model."""
     rows = []
@@ -111,21 +168,9 @@ def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
         try:
             for task in cfg.tasks:
                 for variant in cfg.variants:
-                    if not variant.applies_to(task):
-                        continue
-                    n = cached = p_tok = c_tok = 0
-                    too_long = []
-                    for ex, kind, req in _requests(cfg, model, task, variant):
-                        n += 1
-                        over = _too_long(spec, model, task, variant, ex, req)
-                        if over is not None:
-                            too_long.append(over)
-                        p_tok += backend.count_tokens(req.prompt)
-                        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
-                        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
-                        cached += store.get_response(key) is not None
-                    rows.append(EstimateRow(task.name, variant.name, str(spec), n, cached,
-                                            p_tok, c_tok, tuple(too_long)))
+                    if variant.applies_to(task):
+                        rows.append(_row(cfg, spec, model, task, variant))
+            rows += _search_rows(cfg, spec, model)
         finally:
             backend.close()
     return rows

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,11 +37,13 @@ from harness.config import RunConfig
 from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict
 from harness.scoring.base import Output, score_all
+from harness.search_run import SearchOutcome, search_task
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
 from harness.variants.prompt import Variant, select_shots
 from harness.variants.rag import open_for
+from harness.variants.search import Candidate, fitting
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -156,12 +158,17 @@ class Runner:
         self.options = options
         self.progress = progress or (lambda done, total, label: None)
 
-    def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
+    def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]],
+               winners: dict[str, Variant] | None = None
                ) -> Iterator[tuple[Task, Variant, list[_Unit], int]]:
-        """Each group's units still to run, and how many of it are already stored."""
+        """Each group's units still to run, and how many of it are already stored.
+
+        ``winners``: each task's prompt-search winner, run like a config variant.
+        """
         spec = self.config.spec
         for task in self.config.tasks:
-            for variant in self.config.variants:
+            won = (winners or {}).get(task.name)
+            for variant in self.config.variants + ((won,) if won is not None else ()):
                 if not variant.applies_to(task) or not self.config.runs(variant, model):
                     continue
                 units, stored = [], 0
@@ -210,28 +217,15 @@ class Runner:
     def _run_model(self, run_id: str, spec: ModelSpec,
                    done: set[tuple[str, str, str, str, str, int]],
                    counts: dict[str, int], total: int, finished: int) -> None:
-        groups = [g for g in self._units(spec, done) if g[2]]
         models: dict[str, CachedModel] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
+                winners = self._search(run_id, spec, models, pool, counts)
+                if winners:
+                    done = self.store.done_keys(run_id)
+                groups = [g for g in self._units(spec, done, winners) if g[2]]
                 for task, variant, units, stored in groups:
-                    resolved = resolve_adapter(task, variant, spec, self.store.root,
-                                               lambda line: log.info("train: %s", line))
-                    if resolved.training is not None:
-                        # Several models: the analysis names variants "variant@model".
-                        name = (variant.name if len(self.config.models) == 1
-                                else f"{variant.name}@{spec}")
-                        self.store.put_training(run_id, task.name, name, resolved.training)
-                    model = self._model(resolved.spec, models)
-                    shots = select_shots(task, variant, self.config.spec.seed)
-                    plan = make_plan(model, task, variant, shots)
-                    judge = getattr(task.spec, "judge", None)
-                    if judge is not None:
-                        plan = dataclasses.replace(
-                            plan, judge=self._model(parse_spec(judge.model), models))
-                    if variant.spec.kind == "rag":
-                        plan = dataclasses.replace(
-                            plan, retrieval=open_for(task, variant, self.store.root))
+                    model, plan = self._plan(run_id, task, variant, spec, models)
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished, stored)
         finally:
@@ -240,6 +234,73 @@ class Runner:
                 counts["hits"] += model.hits
                 counts["retries"] += model.retries
                 model.backend.close()
+
+    def _plan(self, run_id: str, task: Task, variant: Variant, spec: ModelSpec,
+              models: dict[str, CachedModel]) -> tuple[CachedModel, PromptPlan]:
+        """The model (trained adapter included) and prompt plan of one group."""
+        resolved = resolve_adapter(task, variant, spec, self.store.root,
+                                   lambda line: log.info("train: %s", line))
+        if resolved.training is not None:
+            # Several models: the analysis names variants "variant@model".
+            name = (variant.name if len(self.config.models) == 1
+                    else f"{variant.name}@{spec}")
+            self.store.put_training(run_id, task.name, name, resolved.training)
+        model = self._model(resolved.spec, models)
+        shots = select_shots(task, variant, self.config.spec.seed)
+        plan = make_plan(model, task, variant, shots)
+        judge = getattr(task.spec, "judge", None)
+        if judge is not None:
+            plan = dataclasses.replace(
+                plan, judge=self._model(parse_spec(judge.model), models))
+        if variant.spec.kind == "rag":
+            plan = dataclasses.replace(
+                plan, retrieval=open_for(task, variant, self.store.root))
+        return model, plan
+
+    def _search(self, run_id: str, spec: ModelSpec, models: dict[str, CachedModel],
+                pool: ThreadPoolExecutor, counts: dict[str, int]) -> dict[str, Variant]:
+        """Run the prompt search of every task on dev; returns each task's winner."""
+        cfg = self.config
+        search = cfg.spec.prompt_search
+        if search is None or not cfg.candidates:
+            return {}
+        searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
+        winners: dict[str, Variant] = {}
+        for task in searched:
+            cands = fitting(task, cfg.candidates)
+            dev = sample_split(task, "dev", cfg.spec.limit.get("dev"), cfg.spec.seed)
+
+            def run_group(cand: Candidate, examples: Sequence[Example], task: Task = task
+                          ) -> None:
+                done = self.store.done_keys(run_id)
+                units = [_Unit(task, cand.variant, spec, "dev", ex, k) for ex in examples
+                         for k in range(cfg.spec.samples)
+                         if (task.name, cand.variant.name, str(spec), "dev", ex.id, k)
+                         not in done]
+                if units:
+                    model, plan = self._plan(run_id, task, cand.variant, spec, models)
+                    self._run_group(run_id, model, plan, units, pool, counts, len(units), 0)
+
+            def read_dev(name: str, task: Task = task) -> dict[str, tuple[float, int]]:
+                return self.store.dev_results(run_id, task.name, name, str(spec),
+                                              task.primary_scorer)
+
+            outcome: SearchOutcome = search_task(
+                search, task, str(spec), cands, dev, cfg.spec.seed, cfg.spec.samples,
+                len(searched), run_group, read_dev)
+            self.store.put_search(run_id, task.name, str(spec), outcome.to_json())
+            log.info("search %s: %d candidates, %d dev requests, winner %s%s", task.name,
+                     len(cands), outcome.requests, outcome.winner,
+                     f" ({outcome.stopped})" if outcome.stopped else "")
+            if outcome.winner is None:
+                why = outcome.stopped or "every candidate failed"
+                raise UsageError(f"prompt_search: no candidate could be scored on task "
+                                 f"{task.name!r}'s dev split ({why}); the failed records "
+                                 f"are in run {run_id}", cfg.path,
+                                 hint="see `tunegate report` for the errors, or raise the budget")
+            winners[task.name] = next(c.variant for c in cands
+                                      if c.variant.name == outcome.winner)
+        return winners
 
     def _model(self, spec: ModelSpec, models: dict[str, CachedModel]) -> CachedModel:
         """The cached model for ``spec`` (base or base + adapter), created once."""

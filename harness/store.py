@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS records (
     created TEXT NOT NULL,
     PRIMARY KEY (run_id, task, variant, model, split, example_id, sample)
 );
+CREATE TABLE IF NOT EXISTS searches (
+    run_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, task, model)
+);
 CREATE TABLE IF NOT EXISTS trainings (
     run_id TEXT NOT NULL,
     task TEXT NOT NULL,
@@ -294,6 +301,40 @@ class Store:
     def trainings(self, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
         """Training records of a run by (task, variant)."""
         rows = self._read("SELECT task, variant, record FROM trainings WHERE run_id = ?",
+                          (run_id,))
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+    def dev_results(self, run_id: str, task: str, variant: str, model: str, scorer: str
+                    ) -> dict[str, tuple[float, int]]:
+        """One variant's dev results: example id -> (mean ``scorer`` value, tokens used).
+
+        Samples of an example are averaged; failed records are left out; a
+        missing score is NaN.
+        """
+        rows = self._read(
+            "SELECT example_id, scores, prompt_tokens + completion_tokens FROM records"
+            " WHERE run_id = ? AND task = ? AND variant = ? AND model = ? AND split = 'dev'"
+            " AND error IS NULL", (run_id, task, variant, model))
+        acc: dict[str, list[tuple[float, int]]] = {}
+        for ex, scores, tokens in rows:
+            value = json.loads(scores).get(scorer, {}).get("value")
+            acc.setdefault(ex, []).append(
+                (float("nan") if value is None else float(value), int(tokens)))
+        out = {}
+        for ex, got in acc.items():
+            vals = [v for v, _ in got if v == v]
+            out[ex] = (sum(vals) / len(vals) if vals else float("nan"),
+                       sum(t for _, t in got))
+        return out
+
+    def put_search(self, run_id: str, task: str, model: str, record: Mapping[str, Any]) -> None:
+        """Remember what a task's prompt search did (rounds, spend, winner)."""
+        self._write("INSERT OR REPLACE INTO searches VALUES (?, ?, ?, ?)",
+                    (run_id, task, model, json.dumps(dict(record))))
+
+    def searches(self, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Prompt-search records of a run by (task, model)."""
+        rows = self._read("SELECT task, model, record FROM searches WHERE run_id = ?",
                           (run_id,))
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
 

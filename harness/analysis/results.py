@@ -20,6 +20,7 @@ from harness.analysis.decision import adjust_for_multiplicity, apply_decisions, 
 from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
 from harness.analysis.paired import mean_ci
+from harness.analysis.search import honesty_notes, leaderboard, prompting_share
 from harness.analysis.stats import clustered, compare
 from harness.scoring.classification import summarize
 from harness.scoring.fields import recorded_normalize
@@ -205,12 +206,16 @@ def _at_holm_levels(tasks: list[dict[str, Any]], spec: Mapping[str, Any], conf: 
 
 
 def build_results(run: RunRow, records: Iterable[Record],
-                  trainings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
+                  trainings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+                  searches: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
                   ) -> dict[str, Any]:
     """The results dictionary (``results.json``) of one run, from the store alone.
 
     ``trainings`` maps (task, variant) to the training record of the adapter a
     lora variant used; its measured time and tokens price the training.
+    ``searches`` maps (task, model) to a prompt search's record; search
+    candidates that never ran on test appear only in the task's ``search``
+    leaderboard.
     """
     cfg = run.config
     task_cfgs = {t["name"]: t for t in cfg["tasks"]}
@@ -219,6 +224,7 @@ def build_results(run: RunRow, records: Iterable[Record],
     min_gain = float((spec.get("decision") or {}).get("min_gain", 0.0))
     seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
     kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
+    searched = {v["name"] for v in cfg["variants"] if v.get("search")}
     multi = len(cfg["models"]) > 1
     cells = _collect(records, multi, primary)
     tasks_out = []
@@ -226,7 +232,8 @@ def build_results(run: RunRow, records: Iterable[Record],
     diagnoses: list[Callable[[], None]] = []
     for task_name in [t["name"] for t in cfg["tasks"]]:
         by_variant = cells.get(task_name, {})
-        names = sorted(by_variant, key=lambda n: _config_order(cfg, n))
+        names = sorted((n for n in by_variant if n.split("@")[0] not in searched
+                        or "test" in by_variant[n]), key=lambda n: _config_order(cfg, n))
         variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
         model_of = {n: n.split("@", 1)[1] if "@" in n else cfg["models"][0] for n in names}
         dev = {n: float(np.nanmean(c["dev"].scores)) for n, c in by_variant.items()
@@ -276,4 +283,42 @@ def build_results(run: RunRow, records: Iterable[Record],
     for diagnose_task in diagnoses:  # after Holm: the diagnosis quotes the final intervals
         diagnose_task()
     apply_decisions(results, cfg, trainings or {})
+    if searched:
+        for entry in tasks_out:
+            _search_section(entry, cells.get(entry["task"], {}), cfg, searches or {},
+                            seed, res, conf)
     return results
+
+
+def _scores_by_id(cell: _Cell) -> dict[str, float]:
+    ids, means = clustered(cell.ids, cell.scores)
+    return dict(zip(ids, (float(x) for x in means), strict=True))
+
+
+def _search_section(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
+                    cfg: Mapping[str, Any], searches: Mapping[tuple[str, str], Mapping[str, Any]],
+                    seed: int, res: int, conf: float) -> None:
+    """The task's prompt-search leaderboard, honesty notes and prompting share."""
+    task, baseline = entry["task"], entry.get("baseline")
+    dev = {n: _scores_by_id(c["dev"]) for n, c in cells.items() if "dev" in c}
+    tokens = {n: int(sum(c["dev"].prompt_tokens) + sum(c["dev"].completion_tokens))
+              for n, c in cells.items() if "dev" in c}
+    record = next((r for (t, _), r in searches.items() if t == task), None)
+    test = {v["name"]: v["score"] for v in entry["variants"]}
+    entry["search"] = leaderboard(cfg["variants"], dev, tokens, record, test,
+                                  _rng(seed, task, "search"), res, conf)
+    prompts = [v["name"] for v in entry["variants"] if v["kind"] == "prompt"]
+    entry["selection_notes"] = ([] if baseline is None else honesty_notes(
+        baseline, prompts, dev, _rng(seed, task, "selection"), res, conf))
+    candidate = entry.get("candidate")
+    own = [p for p in prompts if not any(v["name"] == p and v.get("search")
+                                         for v in cfg["variants"])]
+    floor = min((p for p in own if p in dev and dev[p]),
+                key=lambda p: (float(np.nanmean(list(dev[p].values()))), p), default=None)
+    if candidate and baseline and floor and floor != baseline:
+        share = prompting_share(_scores_by_id(cells[floor]["test"]),
+                                _scores_by_id(cells[baseline]["test"]),
+                                _scores_by_id(cells[candidate]["test"]),
+                                _rng(seed, task, "share"), res, conf)
+        entry["prompting_share"] = share | {"floor": floor, "best_prompt": baseline,
+                                            "fine_tune": candidate}

@@ -22,6 +22,7 @@ from typing import Any
 from harness.report.families import html_section as family_html
 from harness.report.plots import Plot, num
 from harness.report.rag import html_block as rag_html
+from harness.report.search import html_block as search_html
 from harness.report.sidebyside import TaskExamples, render_examples
 
 __all__ = ["MAX_BYTES", "render_html", "verdict_of"]
@@ -253,6 +254,7 @@ def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
     if task.get("baseline"):
         parts.append(f"<p>Baseline: <b>{_e(task['baseline'])}</b>, chosen on dev: "
                      f"{_e(task.get('baseline_reason', ''))}.</p>")
+    parts.append(search_html(task))
     if task.get("variants"):
         parts.append(_variants_table(task, level))
         parts.append(family_html(task))

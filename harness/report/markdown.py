@@ -7,6 +7,8 @@ from typing import Any
 
 from harness.report.families import markdown_lines as family_lines
 from harness.report.rag import markdown_lines as rag_lines
+from harness.report.search import markdown_lines as search_lines
+from harness.report.search import summary_line
 
 
 def _pct(x: float | None) -> str:
@@ -28,6 +30,7 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
     if not t["variants"]:
         return [*out, "No records for this task.", ""]
     out += [f"Baseline: **{t['baseline']}**, chosen on dev: {t['baseline_reason']}.", ""]
+    out += search_lines(t)
     level = f"{round(conf * 100)}% CI"
     out += [f"| variant | kind | test {t['metric']} % | {level} | n | errors | dev % "
             "| prompt tokens | macro-F1 % | invalid % |",
@@ -88,6 +91,9 @@ def render_markdown(results: dict[str, Any]) -> str:
              f"Created {results['created']} from `{results['config_path']}` "
              f"(config digest `{results['config_digest']}`, seed {results['seed']}, "
              f"status {results['status']}).", "", *_verdict_lines(results)]
+    search = summary_line(results)
+    if search:
+        lines += [search, ""]
     for t in results["tasks"]:
         lines += _task_section(t, results["confidence"])
     return "\n".join(lines).rstrip() + "\n"

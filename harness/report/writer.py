@@ -53,7 +53,8 @@ def history(store: Store, run: RunRow, limit: int = HISTORY_RUNS) -> list[dict[s
     out = []
     for other in earlier[-limit:]:
         try:
-            out.append(build_results(other, store.records(other.run_id)))
+            out.append(build_results(other, store.records(other.run_id),
+                                     store.trainings(other.run_id), store.searches(other.run_id)))
         except (KeyError, ValueError, TypeError) as exc:
             log.warning("trend: skipping run %s: %s", other.run_id, exc)
     return out
@@ -72,7 +73,8 @@ def write_report(store: Store, run_id: str, reports_dir: str | Path) -> Path:
     """
     run = store.get_run(run_id)
     records = list(store.records(run.run_id))
-    results = build_results(run, records, store.trainings(run.run_id))
+    results = build_results(run, records, store.trainings(run.run_id),
+                            store.searches(run.run_id))
     plots = make_plots(results, history(store, run))
     page = render_html(results, plots, collect_examples(run, records))
     out = Path(reports_dir) / run.run_id

@@ -1,0 +1,121 @@
+"""Report blocks for the prompt search: what was tried on dev, and prompting's share.
+
+The leaderboard shows dev scores (where the baseline was chosen) and, for
+the prompts that ran on test, their test score: the winner's dev score is
+never presented as its result. The honesty notes and the prompting share
+sit next to the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+MAX_ROWS = 15
+
+
+def _pct(x: object) -> str:
+    return f"{100 * x:.1f}" if isinstance(x, int | float) else "n/a"
+
+
+def _settings(row: Mapping[str, Any]) -> str:
+    s = row.get("settings") or {}
+    if not row.get("search"):
+        return "(config variant)"
+    return ", ".join(f"{k}={v}" for k, v in s.items()) or "-"
+
+
+def share_sentence(task: Mapping[str, Any]) -> str | None:
+    """"Prompting gets 85% [70, 97] of the fine-tune's gain over the floor (bare)"."""
+    s = task.get("prompting_share")
+    if not isinstance(s, Mapping):
+        return None
+    if s.get("estimate") is None:
+        return f"Prompting share: {s.get('note')}."
+    ci = (f" [{100 * s['ci_low']:.0f}, {100 * s['ci_high']:.0f}]"
+          if s.get("ci_low") is not None else " (interval undefined)")
+    return (f"Prompting gets {100 * s['estimate']:.0f}%{ci} of the fine-tune's gain on test "
+            f"(best prompt {s['best_prompt']} vs floor {s['floor']} vs fine-tune "
+            f"{s['fine_tune']}, n={s['n']}).")
+
+
+def _budget(search: Mapping[str, Any]) -> str:
+    b = search.get("budget") or {}
+    limits = [f"{b['dev_requests']:,} dev requests" if b.get("dev_requests") else "",
+              f"{b['tokens']:,} tokens" if b.get("tokens") else "",
+              f"{b['minutes']:g} minutes" if b.get("minutes") else ""]
+    spent = search.get("spent") or {}
+    text = (f"{search['candidates']} candidates in {search['rounds']} round(s); budget "
+            f"{', '.join(x for x in limits if x) or 'none'}; spent {spent.get('requests', 0):,} "
+            f"dev requests, {spent.get('tokens', 0):,} tokens, "
+            f"{spent.get('seconds', 0.0):.0f} s")
+    if search.get("stopped"):
+        text += f"; stopped early: {search['stopped']}"
+    return text
+
+
+def markdown_lines(task: Mapping[str, Any]) -> list[str]:
+    """Markdown: the leaderboard, budget, notes and share (empty without a search)."""
+    search = task.get("search")
+    out: list[str] = []
+    if isinstance(search, Mapping):
+        rows = list(search.get("rows") or [])
+        out += [f"Prompt search on dev ({_budget(search)}); winner "
+                f"**{search.get('winner') or 'none'}**, test score "
+                f"{_pct(search.get('winner_test_score'))}:", "",
+                "| prompt | settings | dev % | dev CI | n dev | round | test % |",
+                "|---|---|---:|---|---:|---:|---:|"]
+        for r in rows[:MAX_ROWS]:
+            out.append(f"| {r['name']} | {_settings(r)} | {_pct(r['dev_score'])} | "
+                       f"[{_pct(r['dev_ci_low'])}, {_pct(r['dev_ci_high'])}] | {r['n_dev']} | "
+                       f"{r['round'] or '-'} | {_pct(r['test_score'])} |")
+        if len(rows) > MAX_ROWS:
+            out.append(f"| ... {len(rows) - MAX_ROWS} more in results.json | | | | | | |")
+        out.append("")
+    for note in task.get("selection_notes") or []:
+        out += [f"Selection: {note}.", ""]
+    sentence = share_sentence(task)
+    if sentence:
+        out += [sentence, ""]
+    return out
+
+
+def html_block(task: Mapping[str, Any]) -> str:
+    """HTML: the same, escaped."""
+    search = task.get("search")
+    parts = []
+    if isinstance(search, Mapping):
+        head = "".join(f"<th>{h}</th>" for h in ("prompt", "settings", "dev %", "dev CI",
+                                                  "n dev", "round", "test %"))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in (
+                r["name"], _settings(r), _pct(r["dev_score"]),
+                f"[{_pct(r['dev_ci_low'])}, {_pct(r['dev_ci_high'])}]", r["n_dev"],
+                r["round"] or "-", _pct(r["test_score"]))) + "</tr>"
+            for r in list(search.get("rows") or [])[:MAX_ROWS])
+        parts.append(f"<h3>Prompt search</h3><p>{escape(_budget(search))}; winner "
+                     f"<b>{escape(str(search.get('winner') or 'none'))}</b>, test score "
+                     f"{_pct(search.get('winner_test_score'))}.</p>"
+                     f"<table class=\"search\"><tr>{head}</tr>{body}</table>")
+    for note in task.get("selection_notes") or []:
+        parts.append(f'<p class="selection">Selection: {escape(note)}.</p>')
+    sentence = share_sentence(task)
+    if sentence:
+        parts.append(f'<p class="share">{escape(sentence)}</p>')
+    return "".join(parts)
+
+
+def summary_line(results: Mapping[str, Any]) -> str | None:
+    """The run-level line: candidates tried per task and what the search cost."""
+    parts, requests, seconds = [], 0, 0.0
+    for t in results.get("tasks", []):
+        s = t.get("search")
+        if isinstance(s, Mapping):
+            parts.append(f"{t['task']} {s['candidates']}")
+            requests += int((s.get("spent") or {}).get("requests", 0))
+            seconds += float((s.get("spent") or {}).get("seconds", 0.0))
+    if not parts:
+        return None
+    return (f"Prompt search: candidates tried per task: {', '.join(parts)}; cost "
+            f"{requests:,} dev requests, {seconds:.0f} s.")
