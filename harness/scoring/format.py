@@ -101,10 +101,13 @@ def schema_valid(example: Example, output: Output, task: Task) -> Score:
 
     if output.prediction is None:
         return Score(0.0, _why_failed(output), {"parsed": False})
-    schema = task.resources["schema"]
-    validator = _VALIDATORS.get(id(schema))
+    # The task's validator carries every $ref resolved at load (harness.schemas).
+    validator = task.resources.get("schema_validator")
     if validator is None:
-        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
+        schema = task.resources["schema"]
+        validator = _VALIDATORS.get(id(schema))
+        if validator is None:
+            validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(json.loads(output.prediction)),
                     key=lambda e: list(map(str, e.absolute_path)))
     if not errors:

@@ -1,37 +1,24 @@
 """Normalising text and values before comparison; flattening JSON to fields.
 
 What is normalised is the task's choice (:class:`~harness.taskspec.Normalize`):
-case, whitespace, punctuation, numbers by value.
+case, whitespace, punctuation, numbers by value. :func:`norm_text` lives in
+:mod:`harness.textnorm`, so that loading (the glossary checks) normalises
+exactly as the scorers do.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import string
 from collections import Counter
 from typing import Any
 
 from harness.taskspec import Normalize
+from harness.textnorm import norm_text
 
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+__all__ = ["flatten", "norm_scalar", "norm_text", "prf"]
+
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def norm_text(text: str, how: Normalize) -> str:
-    """Normalise a string as the task says.
-
-    >>> norm_text("  Shipment  Exception Report. ", Normalize(punctuation=True))
-    'shipment exception report'
-    """
-    out = text
-    if how.case:
-        out = out.casefold()
-    if how.punctuation:
-        out = _PUNCT.sub(" " if how.whitespace else "", out)
-    if how.whitespace:
-        out = " ".join(out.split())
-    return out
 
 
 def norm_scalar(value: Any, how: Normalize) -> str:
