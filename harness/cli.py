@@ -256,13 +256,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from harness.training import TrainOptions, train_adapter
 
     modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
-    if args.template and not Path(args.template).is_file():
-        raise UsageError("template file not found", args.template)
+    from harness.userfiles import read_text
+
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
                            seed=args.seed, batch_size=args.batch_size, target_modules=modules,
                            early_stop_on_dev=args.early_stop, device=args.device,
                            max_length=args.max_length, max_examples=args.max_examples,
-                           template=Path(args.template).read_text(encoding="utf-8")
+                           template=read_text(args.template, "template file")
                            if args.template else None)
     task = load_task(args.task)
     out = Path(args.out) if args.out else Path("adapters") / task.name
