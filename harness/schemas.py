@@ -111,17 +111,22 @@ def _check(schema: Any, path: Path) -> dict[str, Any]:
     return schema
 
 
+def _resource(contents: dict[str, Any]) -> Any:
+    """A ``referencing`` resource (draft 2020-12 unless its ``$schema`` says otherwise)."""
+    from referencing import Resource
+    from referencing.jsonschema import DRAFT202012
+
+    return Resource.from_contents(contents, default_specification=DRAFT202012)
+
+
 class _Resolver:
     """Resolves the references of one schema, loading the files they name."""
 
     def __init__(self, schema: dict[str, Any], uri: str, where: Path, line: int | None
                  ) -> None:
         from jsonschema_specifications import REGISTRY
-        from referencing import Resource
-        from referencing.jsonschema import DRAFT202012
 
-        self.resource = lambda c: Resource.from_contents(c, default_specification=DRAFT202012)
-        self.registry = REGISTRY.with_resource(uri, self.resource(schema)).crawl()
+        self.registry = REGISTRY.with_resource(uri, _resource(schema)).crawl()
         self.paths: dict[str, Path] = {uri: where}
         self.inline_line = {uri: line} if line is not None else {}
         self.files: list[Path] = []
@@ -161,7 +166,7 @@ class _Resolver:
             if not path.is_file():
                 raise self._error(ref, doc_uri, f" (no schema file {path})")
         contents = _check(read_json(path, "schema"), path)
-        self.registry = self.registry.with_resource(target, self.resource(contents)).crawl()
+        self.registry = self.registry.with_resource(target, _resource(contents)).crawl()
         self.paths[target] = path
         self.files.append(path)
         return target, contents

@@ -130,9 +130,9 @@ def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], d
             if validator is not None:
                 err = next(iter(validator.iter_errors(gold)), None)
                 if err is not None:
-                    where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+                    at = "/".join(str(p) for p in err.absolute_path) or "(root)"
                     raise UsageError(f"gold object of example {ex.id!r} does not match the "
-                                     f"schema at {where}: {err.message}", ex.source, ex.line)
+                                     f"schema at {at}: {err.message}", ex.source, ex.line)
     files = [] if inline or loaded is None else [where, *loaded.files]
     return {"schema": schema, "schema_validator": validator}, files
 

@@ -1,4 +1,4 @@
-"""The one reader of user files: task and run YAML, data, glossaries, schemas, templates.
+r"""The one reader of user files: task and run YAML, data, glossaries, schemas, templates.
 
 Every file a user writes is read here with the same rules, so a file that
 one part of tunegate accepts is never rejected (or misread) by another:
@@ -7,7 +7,7 @@ one part of tunegate accepts is never rejected (or misread) by another:
   on and the byte (``not UTF-8 (byte 0xe9); save it as UTF-8``): a file
   saved as Windows-1252 or Latin-1 is never guessed at.
 - A leading byte-order mark (spreadsheets write one) is dropped.
-- Line ends are normalised to ``\\n`` (CRLF and lone CR as LF), so line
+- Line ends are normalised to ``\n`` (CRLF and lone CR as LF), so line
   numbers and values do not depend on the editor.
 - A NUL byte means a binary file, refused with its line.
 - A missing file, a directory where a file belongs, or a file without read
@@ -53,10 +53,10 @@ def read_bytes(path: str | Path, what: str = "file") -> bytes:
 
 
 def decode_text(data: bytes, path: str | Path) -> str:
-    """Decode a user file's bytes as the module says (BOM dropped, LF line ends).
+    r"""Decode a user file's bytes as the module says (BOM dropped, LF line ends).
 
     Returns:
-        The text, every line ending in ``\\n`` (a final line may lack it).
+        The text, every line ending in ``\n`` (a final line may lack it).
 
     Raises:
         UsageError: A byte that is not UTF-8, or a NUL byte; located at its line.

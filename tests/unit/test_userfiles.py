@@ -75,7 +75,7 @@ def test_row_with_one_field_more_than_the_header(tmp_path: Path) -> None:
 def test_windows_1252_csv_names_line_and_byte(tmp_path: Path) -> None:
     # "Ren\xe9" is "René" in Windows-1252; 0xE9 starts a 3-byte UTF-8 sequence that the
     # following "," (0x2C) cannot continue. The byte is on line 3 of the file.
-    data = "id,text,label\nt1,hello,ALPHA\nt2,Ren".encode() + b"\xe9" + b",BETA\n"
+    data = b"id,text,label\nt1,hello,ALPHA\nt2,Ren" + b"\xe9" + b",BETA\n"
     task = _csv_task(tmp_path, data)
     with pytest.raises(UsageError) as err:
         load_task(task)
