@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from harness.crashlog import EXIT_INTERNAL, crash_line, write_crash_log
 from harness.errors import UsageError
+from harness.userfiles import read_text
 
 if TYPE_CHECKING:
     from harness.config import RunConfig
@@ -256,8 +257,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from harness.training import TrainOptions, train_adapter
 
     modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
-    from harness.userfiles import read_text
-
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
                            seed=args.seed, batch_size=args.batch_size, target_modules=modules,
                            early_stop_on_dev=args.early_stop, device=args.device,
