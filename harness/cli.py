@@ -1,7 +1,8 @@
 """The ``tunegate`` command: parse, call one function, map the result to an exit code.
 
 Exit codes: 0 ok, 1 gate failed or regression, 2 usage or input error,
-3 inconclusive, 130 interrupted (finished work is kept).
+3 inconclusive, 70 internal error (a bug; the traceback goes to a log file,
+see :mod:`harness.crashlog`), 130 interrupted (finished work is kept).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.crashlog import EXIT_INTERNAL, crash_line, write_crash_log
 from harness.errors import UsageError
+from harness.userfiles import read_text
 
 if TYPE_CHECKING:
     from harness.config import RunConfig
@@ -45,7 +48,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if "family" in data or "data" in data or "labels" in data:
                 task = load_task(path)
                 sizes = ", ".join(f"{k} {len(v)}" for k, v in task.examples.items())
-                _out(f"{path}: ok: task {task.name} ({task.family}; {sizes})")
+                ids = "; no id column: ids generated as file:line" if task.generated_ids else ""
+                _out(f"{path}: ok: task {task.name} ({task.family}; {sizes}{ids})")
             elif "template" in data:
                 variant = load_variant(path)
                 _out(f"{path}: ok: variant {variant.name} ({variant.spec.kind})")
@@ -259,13 +263,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from harness.training import TrainOptions, train_adapter
 
     modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
-    if args.template and not Path(args.template).is_file():
-        raise UsageError("template file not found", args.template)
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,
                            seed=args.seed, batch_size=args.batch_size, target_modules=modules,
                            early_stop_on_dev=args.early_stop, device=args.device,
                            max_length=args.max_length, max_examples=args.max_examples,
-                           template=Path(args.template).read_text(encoding="utf-8")
+                           template=read_text(args.template, "template file")
                            if args.template else None)
     task = load_task(args.task)
     out = Path(args.out) if args.out else Path("adapters") / task.name
@@ -402,6 +404,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(exc.one_line())
         return EXIT_USAGE
+    except Exception as exc:  # a bug: never exit 1, which a CI job reads as a failed gate
+        store = getattr(args, "store", None) or os.environ.get("TUNEGATE_STORE", ".tunegate")
+        _err(crash_line(exc, write_crash_log(exc, store, argv)))
+        return EXIT_INTERNAL
     return code
 
 

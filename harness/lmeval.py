@@ -7,8 +7,10 @@ exactly the prompts tunegate sends:
 
 - classification -> ``multiple_choice`` (``acc``: the label with the highest
   summed log-likelihood, tunegate's label scoring) and ``generate_until``
-  (``exact_match`` after a case-insensitive ``(?i)`` regex filter that
-  mirrors tunegate's strict label matching);
+  (``exact_match``, case-insensitive, of the label a ``(?i)`` regex filter
+  takes from the answer against the gold label, both without surrounding
+  punctuation: :func:`harness.textnorm.match_label`'s rule, which a task's
+  labels never collide under);
 - generation families -> ``generate_until`` with the task's stop strings and
   token budget (``exact_match`` against the reference as a rough proxy;
   :func:`run_lmeval` scores the generated text with tunegate's scorers).
@@ -38,6 +40,7 @@ from harness.answers import parse_output
 from harness.errors import UsageError
 from harness.predict import label_continuations
 from harness.tasks import Task
+from harness.textnorm import LABEL_PUNCT, label_core, match_label
 from harness.variants.prompt import Variant, VariantSpec, select_shots
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ Labels:
 {% endfor %}{% endif %}
 Input: {{ input }}
 Answer:"""
-PUNCT = r"""[\s.,;:!"'`*]*"""
+PUNCT = f"[\\s{re.escape(LABEL_PUNCT)}]*"
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,19 @@ def lm_task_name(task: Task, variant: Variant, kind: str) -> str:
 def label_regex(labels: list[str]) -> str:
     r"""The ``(?i)`` regex that extracts a strictly matched label from generated text.
 
+    It captures the label's core (:func:`harness.textnorm.label_core`), so ``U.S.`` matches
+    the answers ``U.S.`` and ``u.s`` as :func:`harness.textnorm.match_label` does.
+
     >>> import re
     >>> re.findall(label_regex(["ORCA", "TIDE"]), " tide.")
     ['tide']
     >>> re.findall(label_regex(["ORCA", "TIDE"]), "I think TIDE")
     []
+    >>> re.findall(label_regex(["U.S.", "E.U."]), "U.S.")
+    ['U.S']
     """
-    alts = "|".join(re.escape(lab) for lab in sorted(labels, key=len, reverse=True))
+    cores = {label_core(lab) for lab in labels}
+    alts = "|".join(re.escape(c) for c in sorted(cores, key=len, reverse=True))
     return f"(?i)^{PUNCT}({alts}){PUNCT}$"
 
 
@@ -98,6 +107,7 @@ def _rows(task: Task, variant: Variant, split: str, seed: int) -> list[dict[str,
         if labels:
             row["choices"] = list(label_continuations(prompt, labels))
             row["gold"] = labels.index(ex.target)
+            row["target_core"] = label_core(ex.target)
         rows.append(row)
     return rows
 
@@ -121,7 +131,7 @@ def _gen_yaml(name: str, data: Path, task: Task, labels: list[str],
               max_gen_toks: int | None) -> dict[str, Any]:
     gen = task.spec.generation
     out = _base(name, data, "generate_until") | {
-        "doc_to_target": "target", "target_delimiter": "",
+        "doc_to_target": "target_core" if labels else "target", "target_delimiter": "",
         "generation_kwargs": {"until": list(gen.stop),
                               "max_gen_toks": max_gen_toks or gen.max_tokens,
                               "do_sample": gen.temperature > 0,
@@ -255,7 +265,6 @@ def _evaluate(lm_task: str, opts: LmevalOptions) -> dict[str, Any]:
 
 def _sample_output(sample: dict[str, Any], kind: str, labels: list[str], task: Task) -> Any:
     """An lm-eval sample as tunegate's output: a label, or the text read by the task's parser."""
-    from harness.predict import match_label
     from harness.scoring.base import Output
 
     if kind == "multiple_choice":

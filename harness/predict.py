@@ -3,7 +3,9 @@
 Classification prefers label scoring: the log-likelihood of every label's
 full token sequence after the prompt, so the answer is always a valid label.
 Without logprobs it generates and matches the answer strictly against the
-labels (anything else is an invalid, i.e. wrong, answer). Contextual
+labels with :func:`harness.textnorm.match_label` (an exact match first, then
+the same normalisation on answer and labels; anything else is an invalid,
+i.e. wrong, answer). Contextual
 calibration (Zhao et al., 2021) divides each label's probability by its
 probability on content-free inputs.
 
@@ -31,6 +33,7 @@ from harness.scoring.base import Output
 from harness.scoring.judge import ask_judge
 from harness.scoring.parse import parse_output
 from harness.tasks import ClassificationTask, Example, Task, ToneTask
+from harness.textnorm import match_label
 from harness.variants.prompt import CONTENT_FREE, Variant
 
 
@@ -104,20 +107,6 @@ def calibration_prior(model: CachedModel, task: Task, variant: Variant,
     # A prior that underflows to 0 would make its label always win: floor it.
     prior = np.log(np.maximum(mean / mean.sum(), 1e-30))
     return {lab: float(p) for lab, p in zip(labels, prior, strict=True)}
-
-
-def match_label(text: str, labels: Sequence[str]) -> str | None:
-    r"""Strictly match a generated answer to a label (case-insensitive, first line).
-
-    >>> match_label(" tide.\\nmore", ["ORCA", "TIDE"])
-    'TIDE'
-    >>> match_label("I think TIDE", ["ORCA", "TIDE"]) is None
-    True
-    """
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    answer = first.strip().strip(".,;:!\"'`*").strip()
-    by_lower = {lab.lower(): lab for lab in labels}
-    return by_lower.get(answer.lower())
 
 
 def max_label_tokens(model: CachedModel, labels: Sequence[str]) -> int:

@@ -3,11 +3,15 @@
 Every gold answer (and tone reference) of a generation task is read by the
 parser that reads a model's output (:func:`harness.answers.read_gold`): one
 it would not read whole, no output could equal, so it is a task error.
-Format: the JSON Schema itself is checked first (draft 2020-12; an invalid
-schema is a task error), then every gold object must parse strictly and
-validate; a regex must compile and match every (one-line) gold answer.
-Tone: the style classifier needs at least two classes with examples each.
-Terminology: no duplicate or conflicting glossary entries. What the checks
+Classification: no two labels that a generated answer could not tell apart
+(:func:`harness.textnorm.label_collisions`). Format: the JSON Schema itself
+is checked first (draft 2020-12; an invalid schema is a task error), every
+``$ref`` in it resolved (:mod:`harness.schemas`), then every gold object
+must parse strictly and validate; a regex must compile and match every
+(one-line) gold answer. Tone: the style classifier needs at least two
+classes with examples each. Terminology: no duplicate or conflicting
+glossary entries, compared under the task's own ``normalize`` (as the
+scorers compare). What the checks
 load (the schema and its validator, the style examples) is returned as the
 task's resources.
 """
@@ -21,8 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.answers import read_gold
+from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
-from harness.taskspec import AnyTask, FormatTask, GlossaryFile, TerminologyTask, ToneTask
+from harness.schemas import LoadedSchema, load_schema
+from harness.taskspec import (
+    AnyTask,
+    ClassificationTask,
+    FormatTask,
+    GlossaryEntry,
+    GlossaryFile,
+    TerminologyTask,
+    ToneTask,
+)
+from harness.textnorm import label_collisions, norm_text
+from harness.userfiles import read_json
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 if TYPE_CHECKING:
@@ -45,27 +61,42 @@ def check_family(spec: AnyTask, examples: Mapping[str, Sequence[Example]], doc: 
     elif isinstance(spec, TerminologyTask):
         resources, files = _check_glossary(spec, doc)
     else:
+        if isinstance(spec, ClassificationTask):
+            _check_labels(spec, doc)
         return {}, []
     _check_golds(spec, resources, examples)
     return resources, files
 
 
-def _load_schema(spec: FormatTask, doc: YamlDoc) -> tuple[dict[str, Any] | None, list[Path]]:
+def _check_labels(spec: ClassificationTask, doc: YamlDoc) -> None:
+    """Refuse labels a generated answer could not tell apart (``Pro`` and ``PRO``)."""
+    labels = list(spec.labels)
+    listed = isinstance(doc.data.get("labels"), list)
+    for first, later in label_collisions(labels):
+        loc = ("labels", later if listed else labels[later])
+        if first == later:
+            raise doc.error(f"label {labels[later]!r} is only punctuation or whitespace",
+                            loc, hint="an answer is matched without surrounding "
+                            "punctuation, so this label would match an empty answer")
+        raise doc.error(f"labels {labels[first]!r} and {labels[later]!r} differ only in case "
+                        "or surrounding punctuation", loc,
+                        hint="a generated answer is matched case-insensitively without "
+                        "surrounding punctuation, so it could not tell them apart; merge "
+                        "or rename one")
+
+
+def _load_schema(spec: FormatTask, doc: YamlDoc) -> tuple[dict[str, Any] | None, Path, bool]:
+    """The schema as written, the file it is in (the task's when inline), and whether inline."""
     raw = spec.json_schema
-    if raw is None:
-        return None, []
-    if isinstance(raw, dict):
-        return raw, []
+    if raw is None or isinstance(raw, dict):
+        return raw, doc.path, True
     path = (doc.path.parent / raw).resolve()
-    if not path.is_file():
+    if not path.exists():
         raise doc.error(f"schema file not found: {path}", ("schema",))
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"schema is not valid JSON: {exc.msg}", path, exc.lineno) from None
+    loaded = read_json(path, "schema")
     if not isinstance(loaded, dict):
         raise UsageError("a JSON Schema must be an object", path, 1)
-    return loaded, [path]
+    return loaded, path, False
 
 
 def _read_gold(spec: AnyTask, resources: Mapping[str, Any], ex: Example, what: str,
@@ -114,38 +145,40 @@ def _check_format(spec: FormatTask, examples: Mapping[str, Sequence[Example]], d
             raise doc.error(f"regex does not compile: {exc}", ("regex",)) from None
         _check_golds(spec, {"regex": pattern}, examples)
         return {"regex": pattern}, []
-    schema, files = _load_schema(spec, doc)
+    schema, where, inline = _load_schema(spec, doc)
+    loaded: LoadedSchema | None = None
     if schema is not None:
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
-            where = "/".join(str(p) for p in exc.path) or "(root)"
-            raise doc.error(f"invalid JSON Schema at {where}: {exc.message}",
+            at = "/".join(str(p) for p in exc.path) or "(root)"
+            raise doc.error(f"invalid JSON Schema at {at}: {exc.message}",
                             ("schema",), hint="the schema must be valid draft 2020-12") from None
-    validator = Draft202012Validator(schema) if schema is not None else None
+        loaded = load_schema(schema, where.resolve().as_uri(), where,
+                             doc.line_of(("schema",)) if inline else None)
+    validator = loaded.validator if loaded is not None else None
     _check_golds(spec, {}, examples, validator)
+    files = [] if inline or loaded is None else [where, *loaded.files]
     return {"schema": schema, "validator": validator}, files
 
 
 def _style_examples(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: YamlDoc
                     ) -> tuple[list[tuple[str, str]], list[Path]]:
-    from harness.tasks import _rows  # the shared JSONL/CSV reader
-
     st = spec.style
     if st.examples is None:
         pairs = [(ex.input, st.source) for ex in examples.get("train", ())]
         pairs += [(ex.target, st.target) for ex in examples.get("train", ())]
         return pairs, []
     path = (doc.path.parent / st.examples).resolve()
-    if not path.is_file():
+    if not path.exists():
         raise doc.error(f"style examples file not found: {path}", ("style", "examples"))
     out = []
-    for lineno, row in _rows(path):
+    for lineno, row in read_rows(path, "style examples file"):
         for col in (st.text_column, st.label_column):
             if col not in row:
                 raise UsageError(f"column {col!r} missing in style examples", path, lineno,
                                  hint=f"columns there: {', '.join(map(str, row))}")
-        out.append((str(row[st.text_column]), str(row[st.label_column])))
+        out.append((scalar_text(row[st.text_column]), scalar_text(row[st.label_column])))
     return out, [path]
 
 
@@ -178,47 +211,54 @@ def _check_tone(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: 
     return {"style_examples": tuple(pairs)}, files
 
 
-def _key(text: str) -> str:
-    return " ".join(text.lower().split())
+def _glossary_entries(spec: TerminologyTask, doc: YamlDoc
+                      ) -> tuple[Sequence[GlossaryEntry], YamlDoc, list[Path]]:
+    """The entries, the document they are in (task or glossary file) and its files."""
+    if not isinstance(spec.glossary, str):
+        return spec.glossary, doc, []
+    path = (doc.path.parent / spec.glossary).resolve()
+    if not path.exists():
+        raise doc.error(f"glossary file not found: {path}", ("glossary",))
+    gdoc = load_yaml(path)
+    return validate(GlossaryFile, gdoc).glossary, gdoc, [path]
 
 
 def _check_glossary(spec: TerminologyTask, doc: YamlDoc
                     ) -> tuple[dict[str, Any], list[Path]]:
-    files: list[Path] = []
-    if isinstance(spec.glossary, str):
-        path = (doc.path.parent / spec.glossary).resolve()
-        if not path.is_file():
-            raise doc.error(f"glossary file not found: {path}", ("glossary",))
-        gdoc = load_yaml(path)
-        entries = validate(GlossaryFile, gdoc).glossary
-        doc, files = gdoc, [path]
-    else:
-        entries = spec.glossary
+    entries, doc, files = _glossary_entries(spec, doc)
+
+    def key(text: str) -> str:  # the scorers' comparison, so a check matches what is scored
+        return norm_text(text, spec.normalize)
+
     preferred: dict[str, int] = {}
     forbidden: dict[str, int] = {}
     for i, entry in enumerate(entries):
         line = doc.line_of(("glossary", i))
         head = entry.acronym if entry.acronym is not None else entry.preferred
-        key = _key(head)
-        if key in preferred:
-            first = entries[preferred[key]]
+        if not key(entry.preferred) or not key(head):
+            raise UsageError(f"glossary entry {head!r} is empty once normalised as the task "
+                             "says", doc.path, line, hint="it could never be matched")
+        if key(head) in preferred:
+            first = entries[preferred[key(head)]]
             what = "conflicting" if first.preferred != entry.preferred else "duplicate"
             raise UsageError(f"{what} glossary entry for {head!r} (first at line "
-                             f"{doc.line_of(('glossary', preferred[key]))})", doc.path, line,
-                             hint="each term or acronym may appear once")
-        preferred[key] = i
+                             f"{doc.line_of(('glossary', preferred[key(head)]))})", doc.path,
+                             line, hint="each term or acronym may appear once (compared "
+                             "under the task's normalize settings)")
+        preferred[key(head)] = i
         if entry.acronym is not None:
-            preferred.setdefault(_key(entry.preferred), i)
+            preferred.setdefault(key(entry.preferred), i)
         for bad in entry.forbidden:
-            if _key(bad) == _key(entry.preferred):
+            if key(bad) == key(entry.preferred):
                 raise UsageError(f"glossary entry {head!r} forbids its own preferred form",
-                                 doc.path, line)
-            forbidden.setdefault(_key(bad), i)
-    for key, i in forbidden.items():
-        j = preferred.get(key)
+                                 doc.path, line, hint=f"{bad!r} and {entry.preferred!r} are "
+                                 "the same under the task's normalize settings")
+            forbidden.setdefault(key(bad), i)
+    for norm, i in forbidden.items():
+        j = preferred.get(norm)
         if j is not None and j != i:
-            raise UsageError(f"conflicting glossary: {key!r} is forbidden by the entry at line "
-                             f"{doc.line_of(('glossary', i))} but preferred at line "
+            raise UsageError(f"conflicting glossary: {norm!r} is forbidden by the entry at "
+                             f"line {doc.line_of(('glossary', i))} but preferred at line "
                              f"{doc.line_of(('glossary', j))}",
                              doc.path, doc.line_of(("glossary", i)))
     if spec.mode == "terms" and not entries:

@@ -9,14 +9,15 @@ Loading checks everything a user can get wrong and reports it as
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
 from harness.taskcheck import check_family
 from harness.taskspec import (
@@ -33,6 +34,7 @@ from harness.taskspec import (
     TerminologyTask,
     ToneTask,
 )
+from harness.userfiles import read_bytes
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 SPLITS = ("train", "dev", "test")
@@ -90,84 +92,23 @@ class Task:
         """The scorer whose per-example values decide comparisons."""
         return self.spec.primary_scorer
 
+    @property
+    def generated_ids(self) -> bool:
+        """Whether example ids were generated (``file:line``): the data has no id column."""
+        return self.spec.data.columns.id is None
+
     def split(self, name: str) -> tuple[Example, ...]:
         """Return the examples of split ``name`` (empty when it has none)."""
         return self.examples.get(name, ())
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    suffix = path.suffix.lower()
-    if suffix == ".json" and _starts_with_object(path):
-        suffix = ".jsonl"  # a .json file of one object per line is JSON Lines
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise UsageError(f"invalid JSON at column {exc.colno}: "
-                                     f"{exc.msg.removesuffix(' at')}", path, lineno) from None
-                if not isinstance(row, dict):
-                    raise UsageError("each JSONL line must be an object", path, lineno)
-                yield lineno, row
-    elif suffix == ".json":
-        yield from _json_array_rows(path)
-    elif suffix in (".csv", ".tsv"):
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ",")
-            for row in reader:
-                # line_num is the row's last physical line; step back over quoted newlines.
-                if None in row.values():
-                    raise UsageError("row has fewer fields than the header", path,
-                                     reader.line_num)
-                inner = sum(str(v).count("\n") for v in row.values())
-                yield reader.line_num - inner, dict(row)
-    else:
-        raise UsageError(f"unsupported data format {suffix!r}", path,
-                         hint="use .jsonl, .json, .csv or .tsv")
-
-
-def _starts_with_object(path: Path) -> bool:
-    with path.open(encoding="utf-8") as fh:
-        head = fh.read(4096).lstrip()
-    return head.startswith("{")
-
-
-def _json_array_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a ``.json`` file holding one array of objects, each with its line."""
-    text = path.read_text(encoding="utf-8")
-    dec = json.JSONDecoder()
-    i = len(text) - len(text.lstrip())
-    if not text.startswith("[", i):
-        raise UsageError("a .json data file must hold one array of objects (or one object "
-                         "per line)", path, 1)
-    i += 1
-    while True:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text) or text[i] == "]":
-            return
-        line = text.count("\n", 0, i) + 1
-        try:
-            row, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
-        if not isinstance(row, dict):
-            raise UsageError("each item of the array must be an object", path, line)
-        yield line, row
-
-
 def _cell(value: Any) -> str:
     """A data cell as text: lists of tokens joined by spaces, objects as JSON."""
-    if value is None:
-        return ""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return " ".join(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return scalar_text(value)
 
 
 def _target(row: Mapping[str, Any], cols: Columns) -> str:
@@ -177,18 +118,27 @@ def _target(row: Mapping[str, Any], cols: Columns) -> str:
     value = row[cols.target]
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
+    return scalar_text(value)
+
+
+def generated_id(path: Path, base: Path, line: int) -> str:
+    """The id of a row in a file without an id column: its file (from the task) and line.
+
+    Unique within a task, since two rows never share a file and a line, and
+    recognisably not the user's (``train/data.jsonl:3``).
+    """
+    return f"{Path(os.path.relpath(path, base)).as_posix()}:{line}"
 
 
 def _read_file(path: Path, cols: Columns, doc: YamlDoc, loc: tuple[str, ...],
                split: str) -> list[Example]:
-    if not path.is_file():
+    if not path.exists():
         raise doc.error(f"data file not found: {path}", loc)
     out: list[Example] = []
     needed = [("input", cols.input)] + ([] if isinstance(cols.target, list)
                                         else [("target", cols.target)])
     needed += [("id", cols.id)] if cols.id else []
-    for lineno, row in _rows(path):
+    for lineno, row in read_rows(path):
         for key, col in needed:
             if col not in row:
                 raise doc.error(
@@ -197,7 +147,8 @@ def _read_file(path: Path, cols: Columns, doc: YamlDoc, loc: tuple[str, ...],
                     else ("data", "columns"),
                     hint=f"columns there: {', '.join(map(str, row))}",
                 )
-        ex_id = str(row[cols.id]) if cols.id else f"{path.stem}-{lineno}"
+        ex_id = (scalar_text(row[cols.id]) if cols.id
+                 else generated_id(path, doc.path.parent, lineno))
         out.append(Example(id=ex_id, input=_cell(row[cols.input]), target=_target(row, cols),
                            split=split, fields=row, source=str(path), line=lineno))
     return out
@@ -219,8 +170,11 @@ def _check(task: AnyTask, examples: dict[str, list[Example]], doc: YamlDoc) -> N
         for ex in rows:
             if ex.id in seen:
                 first = seen[ex.id]
-                raise UsageError(f"duplicate id {ex.id!r} (first at {first.source}:{first.line})",
-                                 ex.source, ex.line)
+                generated = task.data.columns.id is None
+                raise UsageError(
+                    f"duplicate id {ex.id!r} (first at {first.source}:{first.line})",
+                    ex.source, ex.line, hint="the same file is named for two splits"
+                    if generated else "ids must be unique across all splits")
             seen[ex.id] = ex
             if isinstance(task, ClassificationTask) and ex.target not in task.labels:
                 raise UsageError(
@@ -239,9 +193,9 @@ def _check(task: AnyTask, examples: dict[str, list[Example]], doc: YamlDoc) -> N
 
 
 def _digest(doc: YamlDoc, files: list[Path]) -> str:
-    h = hashlib.sha256(doc.path.read_bytes())
+    h = hashlib.sha256(read_bytes(doc.path))
     for f in sorted(set(files)):
-        h.update(f.read_bytes())
+        h.update(read_bytes(f))
     return h.hexdigest()[:16]
 
 
@@ -268,6 +222,18 @@ def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
     return sorted(p for p in where.rglob("*") if p.is_file()) if where.is_dir() else [where]
 
 
+def _labels_as_written(doc: YamlDoc) -> None:
+    """Labels as the text the user wrote: ``[yes, no]`` are ``yes`` and ``no``, not booleans.
+
+    (Labels given as a mapping are keys, which :mod:`harness.yamlio` keeps as written.)
+    """
+    labels = doc.data.get("labels")
+    if isinstance(labels, list):
+        written = [doc.text_of(("labels", i)) for i in range(len(labels))]
+        doc.data["labels"] = [w if w is not None and not isinstance(v, dict | list) else v
+                              for v, w in zip(labels, written, strict=True)]
+
+
 def load_task(path: str | Path) -> Task:
     """Load and check a task file and its data.
 
@@ -282,6 +248,8 @@ def load_task(path: str | Path) -> Task:
     if not isinstance(fam, str) or fam not in FAMILIES:
         raise doc.error(f"unknown family {fam!r}", ("family",),
                         hint=f"one of: {', '.join(FAMILIES)}")
+    if fam == "classification":
+        _labels_as_written(doc)
     spec: AnyTask = validate(FAMILIES[fam], doc)  # type: ignore[assignment]
     base = doc.path.parent
     cols = spec.data.columns

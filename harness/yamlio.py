@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import UsageError
+from harness.userfiles import read_text
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -23,16 +24,27 @@ Loc = tuple[str | int, ...]
 class YamlDoc:
     """A parsed YAML document plus the line of every key and item in it.
 
+    Mapping keys are the text the user wrote (``yes:`` is the key ``"yes"``,
+    never ``"True"``); scalar values are typed as YAML says, and the text
+    the user wrote for each is kept too (:meth:`text_of`).
+
     Args:
         path: The file it came from.
         data: The plain Python value.
         lines: 1-based line for each location (tuple of keys/indices).
+        texts: The source text of each scalar value, by location.
     """
 
-    def __init__(self, path: Path, data: Any, lines: dict[Loc, int]) -> None:
+    def __init__(self, path: Path, data: Any, lines: dict[Loc, int],
+                 texts: dict[Loc, str] | None = None) -> None:
         self.path = path
         self.data = data
         self.lines = lines
+        self.texts = texts or {}
+
+    def text_of(self, loc: Loc) -> str | None:
+        """The text the user wrote for the scalar at ``loc`` (``yes``, not ``True``)."""
+        return self.texts.get(loc)
 
     def line_of(self, loc: Loc) -> int | None:
         """Return the line of ``loc`` or of its nearest ancestor that has one."""
@@ -46,39 +58,42 @@ class YamlDoc:
         return UsageError(message, path=self.path, line=self.line_of(loc), hint=hint)
 
 
-def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> Any:
-    lines.setdefault(loc, node.start_mark.line + 1)
+def _build(node: yaml.Node, loc: Loc, doc: YamlDoc) -> Any:
+    doc.lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = yaml.safe_load(yaml.serialize(key_node))
-            if not isinstance(key, str | int | float | bool):
-                raise UsageError("mapping keys must be plain scalars", path,
+            if not isinstance(key, str | int | float | bool) or not isinstance(
+                    key_node, yaml.ScalarNode):
+                raise UsageError("mapping keys must be plain scalars", doc.path,
                                  key_node.start_mark.line + 1)
-            skey = str(key)
+            skey = str(key_node.value)  # as written: `yes:` is "yes", `1.50:` is "1.50"
             if skey in out:
-                raise UsageError(f"duplicate key {skey!r}", path, key_node.start_mark.line + 1)
-            lines[(*loc, skey)] = key_node.start_mark.line + 1
-            out[skey] = _build(value_node, (*loc, skey), lines, path)
+                raise UsageError(f"duplicate key {skey!r}", doc.path,
+                                 key_node.start_mark.line + 1)
+            doc.lines[(*loc, skey)] = key_node.start_mark.line + 1
+            out[skey] = _build(value_node, (*loc, skey), doc)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), lines, path) for i, item in enumerate(node.value)]
+        return [_build(item, (*loc, i), doc) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.ScalarNode):
+        doc.texts[loc] = str(node.value)
     return yaml.safe_load(yaml.serialize(node))
 
 
 def load_yaml(path: str | Path) -> YamlDoc:
     """Parse ``path`` as YAML, keeping the line of every key.
 
+    The file is read by :func:`harness.userfiles.read_text` (UTF-8, byte-order
+    mark dropped, line ends normalised).
+
     Raises:
-        UsageError: The file is missing, unreadable, empty or not valid YAML.
+        UsageError: The file is missing, unreadable, not UTF-8, empty or not
+            valid YAML.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError("file not found", p) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read file: {exc}", p) from None
+    text = read_text(p)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -89,11 +104,11 @@ def load_yaml(path: str | Path) -> YamlDoc:
         raise UsageError(f"malformed YAML: {exc}", p) from None
     if node is None:
         raise UsageError("file is empty", p, 1)
-    lines: dict[Loc, int] = {}
-    data = _build(node, (), lines, p)
-    if not isinstance(data, dict):
+    doc = YamlDoc(p, None, {})
+    doc.data = _build(node, (), doc)
+    if not isinstance(doc.data, dict):
         raise UsageError("expected a mapping at the top level", p, 1)
-    return YamlDoc(p, data, lines)
+    return doc
 
 
 def _describe(kind: str, loc: Loc, msg: str) -> str:

@@ -2,22 +2,25 @@
 
 A collection is either a folder of ``.txt``/``.md`` files (one passage per
 file, its id the path relative to the folder) or one JSONL/CSV file of
-passages with an id column and a text column. Files that are not UTF-8 text
-(binary, another encoding) are skipped with one warning that lists them,
-so a stray PDF in the folder does not stop a run; an empty or missing
-collection is a :class:`~harness.errors.UsageError`.
+passages with an id column and a text column. Every file is read by
+:mod:`harness.userfiles` (UTF-8, byte-order mark dropped, CRLF as LF) and a
+table by :mod:`harness.datafiles`, as task data is. In a folder, files that
+are not UTF-8 text (binary, another encoding) or cannot be read are skipped
+with one warning that lists them and why, so a stray PDF in the folder does
+not stop a run; a table file that is not UTF-8, and an empty or missing
+collection, are a :class:`~harness.errors.UsageError`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
+from harness.userfiles import read_text
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +67,6 @@ class Collection:
         return h.hexdigest()
 
 
-def _decode(data: bytes) -> str | None:
-    """UTF-8 text, or None for binary (NUL bytes) or undecodable files."""
-    if b"\0" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-
-
 def _load_folder(root: Path) -> Collection:
     passages: list[Passage] = []
     skipped: list[str] = []
@@ -84,10 +77,12 @@ def _load_folder(root: Path) -> Collection:
         if f.suffix.lower() not in TEXT_SUFFIXES:
             skipped.append(f"{rel} (not .txt/.md)")
             continue
-        text = _decode(f.read_bytes())
-        if text is None:
-            skipped.append(f"{rel} (binary or not UTF-8)")
-        elif text.strip():
+        try:
+            text = read_text(f, "knowledge file")
+        except UsageError as exc:
+            skipped.append(f"{rel} ({exc.message}{f' at line {exc.line}' if exc.line else ''})")
+            continue
+        if text.strip():
             passages.append(Passage(rel, text.strip()))
         else:
             skipped.append(f"{rel} (empty)")
@@ -95,25 +90,7 @@ def _load_folder(root: Path) -> Collection:
 
 
 def _load_table(path: Path, id_column: str, text_column: str) -> Collection:
-    text = _decode(path.read_bytes())
-    if text is None:
-        raise UsageError("the collection file is binary or not UTF-8", path)
-    rows: list[tuple[int, dict[str, object]]] = []
-    if path.suffix.lower() == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"invalid JSON: {exc.msg}", path, n) from None
-            if not isinstance(row, dict):
-                raise UsageError("each line must be a JSON object", path, n)
-            rows.append((n, row))
-    else:
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        for row in reader:
-            rows.append((reader.line_num, dict(row)))
+    rows = list(read_rows(path, "knowledge collection"))
     passages: list[Passage] = []
     skipped: list[str] = []
     seen: dict[str, int] = {}
@@ -123,7 +100,7 @@ def _load_table(path: Path, id_column: str, text_column: str) -> Collection:
                 raise UsageError(f"passage has no column {col!r}", path, n,
                                  hint=f"columns: {', '.join(map(str, row))}; set "
                                  "knowledge.id_column / knowledge.text_column")
-        pid, body = str(row[id_column]).strip(), str(row[text_column] or "").strip()
+        pid, body = scalar_text(row[id_column]).strip(), scalar_text(row[text_column]).strip()
         if not pid:
             raise UsageError(f"empty passage id in column {id_column!r}", path, n)
         if pid in seen:

@@ -98,7 +98,7 @@ def schema_valid(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the parsed object validates against the task's JSON Schema."""
     if output.prediction is None:
         return Score(0.0, _why_failed(output), {"parsed": False})
-    validator = task.resources["validator"]  # built once, when the task loaded
+    validator = task.resources["validator"]  # built once at load, every $ref resolved
     errors = sorted(validator.iter_errors(json.loads(output.prediction)),
                     key=lambda e: list(map(str, e.absolute_path)))
     if not errors:

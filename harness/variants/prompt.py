@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.errors import UsageError
 from harness.rag.knowledge import RagSpec
 from harness.tasks import ClassificationTask, Example, Task
+from harness.userfiles import read_bytes, read_text
 from harness.yamlio import YamlDoc, load_yaml, validate
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
@@ -195,7 +196,7 @@ def load_variant(path: str | Path) -> Variant:
     if spec.adapter is not None and not remote and not (doc.path.parent / spec.adapter).exists():
         raise doc.error(f"adapter not found: {(doc.path.parent / spec.adapter).resolve()}",
                         ("adapter",), hint="train one with `tunegate train TASK`")
-    blob = doc.path.read_bytes() + text.encode() + "".join(
+    blob = read_bytes(doc.path) + text.encode() + "".join(
         extra[f] for f in sorted(extra)).encode()
     digest = hashlib.sha256(blob).hexdigest()[:16]
     return Variant(spec=spec, path=doc.path, template_text=text, digest=digest,
@@ -204,9 +205,9 @@ def load_variant(path: str | Path) -> Variant:
 
 def _read_template(doc: YamlDoc, rel: str, loc: tuple[str, ...]) -> str:
     tpath = (doc.path.parent / rel).resolve()
-    if not tpath.is_file():
+    if not tpath.exists():
         raise doc.error(f"template file not found: {tpath}", loc)
-    text = tpath.read_text(encoding="utf-8")
+    text = read_text(tpath, "template")
     try:
         jinja2.sandbox.SandboxedEnvironment().parse(text)
     except jinja2.TemplateSyntaxError as exc:

@@ -77,6 +77,10 @@ def test_bad_input(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     except Exception:  # a traceback: tunegate treated a user mistake as a bug
         pytest.fail(f"{name}: traceback instead of a message:\n{traceback.format_exc()}")
     out, err = capsys.readouterr()
+    if code == 70:  # the CLI caught a crash and wrote its traceback to the log it names
+        log = err.split("traceback in ", 1)[-1].split("; please report it", 1)[0]
+        pytest.fail(f"{name}: traceback instead of a message:\n"
+                    f"{Path(log).read_text() if Path(log).is_file() else err}")
     assert "Traceback" not in out + err
     assert code == 2, (code, out, err)
     assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one line: {err!r}"

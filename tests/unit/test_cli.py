@@ -298,3 +298,36 @@ def test_run_with_errors_exits_1(project, edit, tmp_path, capsys):
     (variant,) = task["variants"]
     assert variant["errors"] > 0
     assert variant["n"] + variant["errors"] == 6
+
+
+def _boom(args):
+    raise KeyError("a bug")
+
+
+def test_a_crash_exits_70_with_one_line_naming_the_log(project, tmp_path, monkeypatch,
+                                                       capsys):
+    # Exit 1 means "the gate failed" to CI; a bug must exit 70 (EX_SOFTWARE) instead.
+    monkeypatch.setattr(cli, "cmd_run", _boom)
+    store = tmp_path / "s"
+    code = main(["run", str(project.config), "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INTERNAL == 70
+    assert err.count("\n") == 1 and "Traceback" not in err
+    (log,) = (store / "logs").glob("crash-*.log")
+    assert err == (f"internal error (a bug in tunegate, not a failed gate): KeyError: 'a bug'; "
+                   f"traceback in {log.resolve()}; please report it\n")
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "KeyError: 'a bug'" in text
+    assert f"command: tunegate run {project.config} --store {store}" in text
+
+
+def test_a_crash_logs_to_the_temp_folder_when_the_store_cannot_be_written(
+        project, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "cmd_run", _boom)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    assert main(["run", str(project.config), "--store", str(afile / "store")]) == 70
+    err = capsys.readouterr().err
+    (log,) = (tmp_path / "tmp" / "tunegate").glob("crash-*.log")
+    assert f"traceback in {log.resolve()}" in err

@@ -75,9 +75,11 @@ def test_tsv_and_ids_from_line_numbers(tmp_path):
     (tmp_path / "t.yaml").write_text(
         "name: tsv\nfamily: classification\ndata:\n  files: {test: test.tsv}\n"
         "labels: [A, B]\n")
-    rows = load_task(tmp_path / "t.yaml").split("test")
-    assert [(e.id, e.input, e.target) for e in rows] == [
-        ("test-2", "first", "A"), ("test-3", "second", "B")]
+    task = load_task(tmp_path / "t.yaml")
+    # No id column: each id is the file (relative to the task) and the row's line.
+    assert [(e.id, e.input, e.target) for e in task.split("test")] == [
+        ("test.tsv:2", "first", "A"), ("test.tsv:3", "second", "B")]
+    assert task.generated_ids
 
 
 def test_numeric_labels_match_as_strings(tmp_path):
@@ -195,7 +197,8 @@ def test_csv_line_numbers_after_a_blank_line_and_short_rows(tmp_path):
         "  files: {test: rows.csv}\nlabels: [A, B]\n")
     with pytest.raises(UsageError) as err:
         load_task(tmp_path / "t.yaml")
-    expected = f"{tmp_path / 'rows.csv'}:4: row has fewer fields than the header"
+    expected = (f"{tmp_path / 'rows.csv'}:4: row has 2 fields, the header 3 (fewer fields "
+                "than the header)")
     assert err.value.one_line() == expected
     (tmp_path / "rows.csv").write_text("id,text,label\n\nx1,hi,A\n")
     assert [e.line for e in load_task(tmp_path / "t.yaml").split("test")] == [3]

@@ -96,8 +96,11 @@ def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(UsageError) as err:
         load_yaml(tmp_path / "nope.yaml")
     assert err.value.one_line() == f"{tmp_path / 'nope.yaml'}: file not found"
-    (tmp_path / "bin.yaml").write_bytes(b"a: \xff\xfe\n")
-    with pytest.raises(UsageError, match="cannot read file"):
+    (tmp_path / "bin.yaml").write_bytes(b"a: 1\nb: \xff\xfe\n")
+    with pytest.raises(UsageError) as err:
         load_yaml(tmp_path / "bin.yaml")
-    with pytest.raises(UsageError, match="cannot read file"):
+    # 0xff is never UTF-8; it is on line 2.
+    assert err.value.one_line() == (f"{tmp_path / 'bin.yaml'}:2: not UTF-8 (byte 0xff); "
+                                    "save it as UTF-8")
+    with pytest.raises(UsageError, match="is a directory, not a file"):
         load_yaml(tmp_path)
