@@ -214,6 +214,8 @@ class Runner:
                             plan, retrieval=open_for(task, variant, self.store.root))
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished)
+                    if plan.retrieval is not None:
+                        plan.retrieval.warn_no_passage()
         finally:
             for model in models.values():
                 counts["calls"] += model.calls

@@ -1,7 +1,10 @@
 """Normalising text and values before comparison; flattening JSON to fields.
 
 What is normalised is the task's choice (:class:`~harness.taskspec.Normalize`):
-case, whitespace, punctuation, numbers by value.
+case, whitespace, punctuation, numbers by value. Text is always put in
+Unicode NFC first (a decomposed ``é`` is the same text as a precomposed
+one), and punctuation means every Unicode punctuation character (category
+P: ``。，「」“”¿``) as well as ASCII's ``string.punctuation``.
 """
 
 from __future__ import annotations
@@ -9,12 +12,21 @@ from __future__ import annotations
 import json
 import re
 import string
+import unicodedata
 from collections import Counter
 from typing import Any
 
 from harness.taskspec import Normalize
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+
+
+def _drop_punctuation(text: str, repl: str) -> str:
+    """Replace ASCII punctuation and every Unicode punctuation character with ``repl``."""
+    out = _PUNCT.sub(repl, text)
+    if out.isascii():
+        return out
+    return "".join(repl if unicodedata.category(c).startswith("P") else c for c in out)
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -23,12 +35,14 @@ def norm_text(text: str, how: Normalize) -> str:
 
     >>> norm_text("  Shipment  Exception Report. ", Normalize(punctuation=True))
     'shipment exception report'
+    >>> norm_text("「運送」例外報告。", Normalize(punctuation=True))
+    '運送 例外報告'
     """
-    out = text
+    out = unicodedata.normalize("NFC", text)
     if how.case:
         out = out.casefold()
     if how.punctuation:
-        out = _PUNCT.sub(" " if how.whitespace else "", out)
+        out = _drop_punctuation(out, " " if how.whitespace else "")
     if how.whitespace:
         out = " ".join(out.split())
     return out

@@ -109,7 +109,8 @@ def test_rag_run_records_passages_metrics_and_diagnosis(kb: Path, tmp_path: Path
     assert by_name["rag"]["score"] == 1.0
     assert by_name["echo"]["score"] < 0.8  # a guess without the policy
     assert by_name["rag"]["retrieval"] == {"retriever": "bm25", "k": 1, "n_gold": 32,
-                                           "recall_at_k": 1.0, "mrr": 1.0}
+                                           "recall_at_k": 1.0, "mrr": 1.0,
+                                           "n_queries": 32, "no_passage": 0}
     assert "retrieval" not in by_name["echo"]
     assert task["diagnosis"]["label"] == "knowledge gap"
     assert task["diagnosis"]["evidence"]["rag_vs_prompt"]["ci_low"] > 0
