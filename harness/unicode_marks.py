@@ -4,8 +4,10 @@ Python's ``\w`` does not match combining marks, so ``\w+`` cuts words of
 scripts written with them (Devanagari ``हिन्दी`` becomes ``ह``, ``न``,
 ``द``; a decomposed ``naïve`` becomes ``nai``, ``ve``). Tokenisers add
 this class to ``\w``. Generated from :mod:`unicodedata` (Unicode
-14.0.0) by the loop in ``tests/unit/test_tokens.py``, which also
-checks it against the running Python's Unicode database.
+14.0.0, Python 3.11) by listing every code point whose category starts
+with ``M`` and merging consecutive ones into ranges;
+``tests/unit/test_tokens.py`` checks it against the running Python's
+Unicode database.
 """
 
 MARKS = (
