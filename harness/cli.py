@@ -252,8 +252,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from harness.tasks import load_task
     from harness.training import TrainOptions, train_adapter
 
-    modules = tuple(dict.fromkeys(m.strip() for m in args.target_modules.split(",")
-                                  if m.strip()))
+    modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
     if args.template and not Path(args.template).is_file():
         raise UsageError("template file not found", args.template)
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,

@@ -1,11 +1,11 @@
-"""Unicode-aware words: tokens for lexical retrieval, word counts and word boundaries.
+r"""Unicode-aware words: tokens for lexical retrieval, word counts and word boundaries.
 
-Every tokeniser in tunegate goes through here, so one rule holds for every
-script:
+Retrieval (BM25), chunking, passage truncation, terminology matching and
+the looping check all go through here, so one rule holds for every script:
 
-- A *word* is a run of Unicode word characters (``\\w``: letters, digits,
+- A *word* is a run of Unicode word characters (``\w``: letters, digits,
   underscore) and combining marks (:data:`~harness.unicode_marks.MARKS`;
-  ``\\w`` alone cuts Devanagari or decomposed Latin words at their marks).
+  ``\w`` alone cuts Devanagari or decomposed Latin words at their marks).
 - Scripts written without spaces between words (Han, Hiragana, Katakana,
   Hangul, and Thai, Lao, Khmer, Myanmar) have no such words: a Chinese
   sentence would be one "word" that no query ever matches. Their runs are

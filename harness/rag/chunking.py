@@ -2,9 +2,10 @@
 
 Sizes are in words (:func:`harness.tokens.word_count`: whitespace-separated,
 and each character of Chinese, Japanese, Korean or Thai text, which has no
-spaces to count), a tokenizer-free proxy that is stable across backends. A chunk is filled with whole sentences up to
-``size`` words and never crosses a paragraph (blank line) unless the
-paragraph is small enough to share a chunk with the next one; ``overlap``
+spaces to count), a tokenizer-free proxy that is stable across backends. A
+chunk is filled with whole sentences up to ``size`` words and never crosses
+a paragraph (blank line) unless the paragraph is small enough to share a
+chunk with the next one; ``overlap``
 repeats the trailing sentences (up to that many words) of one chunk at the
 start of the next, so a fact split across a boundary is still retrievable.
 A single sentence longer than ``size`` is cut into ``size``-word pieces.

@@ -233,7 +233,7 @@ class Retrieval:
         hits = self.index.search(query, self.spec.k)
         with self._lock:
             self.queries += 1
-            self.no_passage += not hits
+            self.no_passage += 0 if hits else 1
         fitted = fit_passages(hits, self.spec.budget_tokens, count)
         for cid in fitted.oversize:
             if cid not in self._warned:

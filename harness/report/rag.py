@@ -26,7 +26,7 @@ def _empty(r: Mapping[str, Any]) -> str:
 
 
 def _rows(task: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for v in task.get("variants") or []:
         r = v.get("retrieval")
         if isinstance(r, Mapping):

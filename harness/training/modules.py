@@ -60,7 +60,7 @@ def base_modules(hf_dir: Path) -> BaseModules:
     config: Any = AutoConfig.from_pretrained(str(hf_dir))
     try:
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config)
+            model: Any = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     except ValueError as exc:
         raise UsageError(f"cannot train on this model: {exc}".split("\n")[0], hf_dir,
                          hint="a causal language model (AutoModelForCausalLM)") from None
