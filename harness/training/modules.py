@@ -52,17 +52,19 @@ def base_modules(hf_dir: Path) -> BaseModules:
     Needs torch and transformers (the training extra); reads no weights.
 
     Raises:
-        UsageError: The config is not one of a causal language model.
+        UsageError: The config is unreadable, of an unknown model type, or not
+            one of a causal language model.
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    config: Any = AutoConfig.from_pretrained(str(hf_dir))
     try:
+        config: Any = AutoConfig.from_pretrained(str(hf_dir))
         with torch.device("meta"):
             model: Any = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
-    except ValueError as exc:
-        raise UsageError(f"cannot train on this model: {exc}".split("\n")[0], hf_dir,
+    except (ValueError, KeyError, OSError) as exc:
+        raise UsageError(f"cannot train on this model: {exc}".split("\n")[0],
+                         hf_dir / "config.json",
                          hint="a causal language model (AutoModelForCausalLM)") from None
     kinds = {name: type(m).__name__ for name, m in model.named_modules() if name}
     adaptable = frozenset(n for n, m in model.named_modules()

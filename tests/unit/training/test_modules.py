@@ -133,3 +133,17 @@ def test_a_variant_s_train_block_is_checked_at_load(project, train: str, line: i
     with pytest.raises(UsageError) as err:
         load_variant(path)
     assert err.value.line == line and words in err.value.one_line()
+
+
+@pytest.mark.parametrize("config", [
+    {"model_type": "t5"},  # a real architecture, but not a causal LM
+    {"model_type": "no_such_model"},
+])
+def test_a_base_that_is_not_a_causal_lm_is_one_line(tmp_path: Path,
+                                                    config: dict[str, str]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UsageError) as err:
+        base_modules(tmp_path)
+    assert err.value.message.startswith("cannot train on this model: ")
+    assert err.value.path == str(tmp_path / "config.json")
+    assert "\n" not in err.value.one_line()
