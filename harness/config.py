@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.backends.base import ModelSpec, parse_spec
+from harness.econcheck import check_economics
 from harness.errors import UsageError
 from harness.tasks import Task, load_task
 from harness.variants.prompt import Variant, load_variant
@@ -155,21 +156,6 @@ def _resolve_list(doc: YamlDoc, key: str) -> list[Path]:
     return out
 
 
-def _check_economics(doc: YamlDoc, spec: RunSpec) -> None:
-    """Validate prices now, with placeholders for what training will measure."""
-    from harness.analysis.decision import economics_inputs
-
-    if spec.economics is None:
-        return
-    measured = {"wall_s": 3600.0, "tokens_trained": 1.0}
-    try:
-        economics_inputs(spec.economics.model_dump(), 1, measured)
-    except ValueError as exc:
-        field = str(exc).split(" ", 1)[0]
-        loc = ("economics", field) if field in EconomicsSpec.model_fields else ("economics",)
-        raise doc.error(f"economics: {exc}", loc) from None
-
-
 def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> None:
     """Render every variant once per task so a misspelt template name fails now.
 
@@ -213,7 +199,8 @@ def load_config(path: str | Path) -> RunConfig:
             models.append(parse_spec(text))
         except UsageError as exc:
             raise doc.error(exc.message, ("models", i), hint=exc.hint) from None
-    _check_economics(doc, spec)
+    check_economics(doc, spec.economics.model_dump() if spec.economics else None,
+                    spec.decision.candidate, tasks, variants)
     _check_templates(tasks, variants)
     candidates = check_search(doc, spec, tasks, variants)
     return RunConfig(spec, doc.path, tasks, variants, tuple(models),

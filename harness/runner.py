@@ -228,6 +228,8 @@ class Runner:
                     model, plan = self._plan(run_id, task, variant, spec, models)
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished, stored)
+                    if plan.retrieval is not None:
+                        plan.retrieval.warn_no_passage()
         finally:
             for model in models.values():
                 counts["calls"] += model.calls

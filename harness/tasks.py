@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
+from harness.rag.knowledge import check_gold_ids
 from harness.taskcheck import check_family
 from harness.taskspec import (
     FAMILIES,
@@ -201,7 +202,7 @@ def _digest(doc: YamlDoc, files: list[Path]) -> str:
 
 def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
                      doc: YamlDoc) -> list[Path]:
-    """Check the knowledge collection exists and the gold id column is in the data.
+    """Check the knowledge collection exists and the gold ids in the data name its passages.
 
     Returns:
         The collection's files, so that the task digest covers its content.
@@ -219,6 +220,7 @@ def _check_knowledge(spec: AnyTask, examples: Mapping[str, list[Example]],
     if k.gold_column and rows and not any(k.gold_column in ex.fields for ex in rows):
         raise doc.error(f"gold_column {k.gold_column!r} is in no data row",
                         ("knowledge", "gold_column"))
+    check_gold_ids(k, doc.path, rows)
     return sorted(p for p in where.rglob("*") if p.is_file()) if where.is_dir() else [where]
 
 

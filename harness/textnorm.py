@@ -4,7 +4,11 @@ Two rules live here, each applied identically to both sides of a comparison
 and to the validation that guards it:
 
 - :func:`norm_text`: a task's ``normalize`` settings (case, whitespace,
-  punctuation), used by the scorers and by the glossary checks.
+  punctuation), used by the scorers and by the glossary checks. Text is
+  always put in Unicode NFC first (a decomposed ``é`` is the same text as a
+  precomposed one), and punctuation means every Unicode punctuation
+  character (category P: ``。，「」“”¿``) as well as ASCII's
+  ``string.punctuation``.
 - :func:`label_key` / :func:`match_label`: how a generated answer is matched
   to a classification label. An exact match (the answer's first line,
   surrounding whitespace dropped) wins; only then the answer and every label
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 
 from harness.taskspec import Normalize
@@ -28,17 +33,27 @@ LABEL_PUNCT = ".,;:!\"'`*"
 LABEL_STRIP = LABEL_PUNCT + string.whitespace
 
 
+def _drop_punctuation(text: str, repl: str) -> str:
+    """Replace ASCII punctuation and every Unicode punctuation character with ``repl``."""
+    out = _PUNCT.sub(repl, text)
+    if out.isascii():
+        return out
+    return "".join(repl if unicodedata.category(c).startswith("P") else c for c in out)
+
+
 def norm_text(text: str, how: Normalize) -> str:
     """Normalise a string as the task says.
 
     >>> norm_text("  Shipment  Exception Report. ", Normalize(punctuation=True))
     'shipment exception report'
+    >>> norm_text("「運送」例外報告。", Normalize(punctuation=True))
+    '運送 例外報告'
     """
-    out = text
+    out = unicodedata.normalize("NFC", text)
     if how.case:
         out = out.casefold()
     if how.punctuation:
-        out = _PUNCT.sub(" " if how.whitespace else "", out)
+        out = _drop_punctuation(out, " " if how.whitespace else "")
     if how.whitespace:
         out = " ".join(out.split())
     return out

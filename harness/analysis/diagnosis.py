@@ -110,18 +110,27 @@ def best_variant(variants: Sequence[Mapping[str, Any]], kind: str) -> str | None
 
 
 def retrieval_summary(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """Mean recall@k and MRR of a rag variant from its outputs' ``detail`` (None if no gold).
+    """Mean recall@k and MRR of a rag variant from its outputs' ``detail``.
 
     Each record's ``detail.retrieval`` holds the example's recall@k and
     reciprocal rank (see :class:`harness.rag.knowledge.Retrieval`).
+
+    Returns:
+        None when no output records a retrieval; else ``retriever``, ``k``,
+        ``n_gold`` (outputs with gold ids), ``recall_at_k`` and ``mrr`` (None
+        without gold ids), ``n_queries`` (outputs that retrieved) and
+        ``no_passage`` (of those, how many retrieved no passage at all).
     """
     details = [o.get("detail") or {} for o in outputs]
     got = [d["retrieval"] for d in details if isinstance(d.get("retrieval"), Mapping)]
     first = next((d for d in details if "retriever" in d), None)
     if first is None:
         return None
+    queries = [d for d in details if "retriever" in d]
     out: dict[str, Any] = {"retriever": first.get("retriever"), "k": first.get("k"),
-                           "n_gold": len(got), "recall_at_k": None, "mrr": None}
+                           "n_gold": len(got), "recall_at_k": None, "mrr": None,
+                           "n_queries": len(queries),
+                           "no_passage": sum(1 for d in queries if not d.get("retrieved"))}
     if got:
         out["recall_at_k"] = float(np.mean([float(g["recall_at_k"]) for g in got]))
         out["mrr"] = float(np.mean([float(g["reciprocal_rank"]) for g in got]))

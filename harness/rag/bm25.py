@@ -1,8 +1,12 @@
-"""BM25 over scikit-learn's tokenizer and SciPy sparse matrices.
+"""BM25 over Unicode-aware tokens, scikit-learn's term counts and SciPy sparse matrices.
 
-Why not a BM25 package: scikit-learn is already a tunegate dependency, and
-its ``CountVectorizer`` gives the tokenizer (lowercase, English stop
-words) and the sparse term counts; Okapi BM25 weighting on top is a few
+Tokens come from :func:`harness.tokens.word_tokens`: NFKC- and case-folded
+words of any script, with Chinese, Japanese, Korean (and Thai, Lao, Khmer,
+Myanmar) runs cut into character bigrams as Lucene's ``CJKBigramFilter``
+does, less English stop words; a Chinese query thus shares terms with the
+passage it names instead of matching nothing. scikit-learn's
+``CountVectorizer`` turns them into sparse term counts; Okapi BM25 weighting
+on top is a few
 lines of array arithmetic that we can test and cache as plain ``.npz``/JSON
 files. The weights are computed once at index time (as bm25s does,
 "eager" BM25), so a batch of queries is one sparse matrix product: on the
@@ -19,14 +23,21 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-TOKEN_PATTERN = r"(?u)\b\w+\b"
+from harness.tokens import word_tokens
+
+TOKENIZER = "unicode-words-cjk-bigrams-v1"
+"""Names the tokenisation in the index cache key (a change rebuilds every index)."""
+
+
+def analyze(text: str) -> list[str]:
+    """BM25 terms of a text: :func:`~harness.tokens.word_tokens` less English stop words."""
+    return word_tokens(text, ENGLISH_STOP_WORDS)
 
 
 def _vectorizer(vocabulary: dict[str, int] | None = None) -> CountVectorizer:
-    return CountVectorizer(lowercase=True, token_pattern=TOKEN_PATTERN,
-                           stop_words="english", vocabulary=vocabulary, dtype=np.float32)
+    return CountVectorizer(analyzer=analyze, vocabulary=vocabulary, dtype=np.float32)
 
 
 def top_k_rows(scores: sp.csr_matrix | np.ndarray, k: int) -> list[list[tuple[int, float]]]:

@@ -1,9 +1,11 @@
 """Chunking: split passages into retrieval units on sentence/paragraph bounds.
 
-Sizes are in words (whitespace-separated), a tokenizer-free proxy that is
-stable across backends. A chunk is filled with whole sentences up to
-``size`` words and never crosses a paragraph (blank line) unless the
-paragraph is small enough to share a chunk with the next one; ``overlap``
+Sizes are in words (:func:`harness.tokens.word_count`: whitespace-separated,
+and each character of Chinese, Japanese, Korean or Thai text, which has no
+spaces to count), a tokenizer-free proxy that is stable across backends. A
+chunk is filled with whole sentences up to ``size`` words and never crosses
+a paragraph (blank line) unless the paragraph is small enough to share a
+chunk with the next one; ``overlap``
 repeats the trailing sentences (up to that many words) of one chunk at the
 start of the next, so a fact split across a boundary is still retrievable.
 A single sentence longer than ``size`` is cut into ``size``-word pieces.
@@ -18,12 +20,17 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.rag.collection import Passage
+from harness.tokens import word_count, word_spans
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? (optionally followed by a closing quote or bracket)
-# and whitespace; abbreviations like "e.g. x" may split early, which only
-# makes a chunk boundary slightly earlier, never loses text.
-_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]?\s+")
+# and whitespace, or at a CJK full stop, exclamation or question mark (with
+# or without whitespace after it, optionally followed by a closing quote or
+# bracket). Abbreviations like "e.g. x" may split early, which only makes a
+# chunk boundary slightly earlier; the split drops only the whitespace.
+_CLOSE = "\"')\\]」』”’）"
+_SENTENCE = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][{_CLOSE}]))\s+"
+                       rf"|(?<=[。！？｡])(?![{_CLOSE}])\s*|(?<=[。！？｡][{_CLOSE}])\s*")
 
 
 class ChunkSpec(BaseModel):
@@ -72,8 +79,10 @@ def sentences(text: str) -> list[list[str]]:
 
 
 def _pieces(sentence: str, size: int) -> list[str]:
-    words = sentence.split()
-    return [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
+    """``sentence`` cut into pieces of at most ``size`` words (text between them dropped)."""
+    spans = word_spans(sentence)
+    return [sentence[spans[i][0]:spans[min(i + size, len(spans)) - 1][1]]
+            for i in range(0, len(spans), size)]
 
 
 def chunk_text(text: str, spec: ChunkSpec) -> list[str]:
@@ -82,7 +91,7 @@ def chunk_text(text: str, spec: ChunkSpec) -> list[str]:
     for para in sentences(text):
         for i, sent in enumerate(para):
             for piece in _pieces(sent, spec.size):
-                units.append((piece, len(piece.split()), False))
+                units.append((piece, word_count(piece), False))
             if i == len(para) - 1 and units:
                 units[-1] = (units[-1][0], units[-1][1], True)
     chunks: list[str] = []

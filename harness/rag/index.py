@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from harness.errors import UsageError
-from harness.rag.bm25 import BM25
+from harness.rag.bm25 import BM25, TOKENIZER
 from harness.rag.chunking import Chunk, ChunkSpec, chunk_passages
 from harness.rag.collection import Collection
 from harness.rag.dense import MODEL_NAME, DenseIndex
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "random"]
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid", "random")
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: Unicode words and CJK bigrams (harness.tokens)
 RRF_K = 60
 
 
@@ -57,7 +57,7 @@ class Hit:
 
 def index_digest(collection: Collection, chunking: ChunkSpec, part: str) -> str:
     """The cache key of one index part (``bm25`` or ``dense``)."""
-    model = MODEL_NAME if part == "dense" else "sklearn-bm25-k1.5-b0.75"
+    model = MODEL_NAME if part == "dense" else f"sklearn-bm25-k1.5-b0.75-{TOKENIZER}"
     key = json.dumps({"v": INDEX_VERSION, "part": part, "model": model,
                       "chunking": chunking.model_dump(), "collection": collection.digest},
                      sort_keys=True)

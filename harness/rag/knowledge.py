@@ -12,18 +12,22 @@ a warning (once per passage) and recorded as truncated.
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.errors import UsageError
 from harness.rag.chunking import ChunkSpec
 from harness.rag.collection import load_collection
 from harness.rag.index import Hit, KnowledgeIndex, build_index
 from harness.rag.metrics import recall_at_k, reciprocal_rank
+from harness.tokens import word_spans
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +84,20 @@ class RagSpec(BaseModel):
 
 
 def _truncate(text: str, budget: int, count: Callable[[str], int]) -> str:
-    """The longest word prefix of ``text`` (plus an ellipsis) within ``budget`` tokens."""
-    words = text.split()
-    lo, hi = 0, len(words)
+    """The longest word prefix of ``text`` (plus an ellipsis) within ``budget`` tokens.
+
+    Words are :func:`~harness.tokens.word_spans`' (each character of Chinese
+    or Japanese text is one), so unspaced text is cut too, not dropped whole.
+    """
+    ends = [end for _, end in word_spans(text)]
+    lo, hi = 0, len(ends)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if count(" ".join(words[:mid]) + ELLIPSIS) <= budget:
+        if count(text[:ends[mid - 1]] + ELLIPSIS) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    return " ".join(words[:lo]) + ELLIPSIS if lo else ""
+    return text[:ends[lo - 1]] + ELLIPSIS if lo else ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,52 @@ def fit_passages(hits: Sequence[Hit], budget: int, count: Callable[[str], int]) 
     return Fitted(out, 0, oversize)
 
 
+class DataRow(Protocol):
+    """What :func:`check_gold_ids` reads of an example: its fields and where it is."""
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def source(self) -> str: ...  # noqa: D102
+    @property
+    def line(self) -> int: ...  # noqa: D102
+
+
+def _closest(pid: str, ids: Collection[str]) -> str | None:
+    """The passage id ``pid`` most likely meant: same but for case or file suffix, or close."""
+    folded = pid.casefold()
+    for cand in sorted(ids):
+        if cand.casefold() == folded or PurePosixPath(cand).stem.casefold() == folded or (
+                PurePosixPath(folded).stem == cand.casefold()):
+            return cand
+    close = difflib.get_close_matches(pid, list(ids), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def check_gold_ids(knowledge: KnowledgeSpec, task_path: Path, rows: Iterable[DataRow]) -> None:
+    """Every gold passage id in the data must name a passage of the collection.
+
+    Without this a misspelt id (``P1`` for ``p1``, ``p2.txt`` for ``p2``)
+    makes recall@k and MRR 0.0 while the right passage was retrieved.
+
+    Raises:
+        UsageError: At the first data row naming an unknown id (its file and
+            line), with the closest id as a hint; or a bad collection.
+    """
+    if knowledge.gold_column is None:
+        return
+    coll = load_collection((task_path.parent / knowledge.collection).resolve(),
+                           knowledge.id_column, knowledge.text_column)
+    ids = {p.id for p in coll.passages}
+    for row in rows:
+        for pid in sorted(gold_ids(row.fields, knowledge.gold_column) - ids):
+            near = _closest(pid, ids)
+            hint = (f"did you mean {near}?" if near else
+                    f"{len(ids)} passages, e.g. {', '.join(sorted(ids)[:3])}")
+            raise UsageError(f"gold passage id {pid!r} is not in the collection", row.source,
+                             row.line, hint=hint)
+
+
 def gold_ids(fields: Mapping[str, Any], column: str | None) -> set[str]:
     """An example's gold passage ids from its data row (empty when none)."""
     if column is None:
@@ -151,6 +205,21 @@ class Retrieval:
         self.gold_column = gold_column
         self.warn_key = warn_key
         self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self.queries = 0
+        self.no_passage = 0
+
+    def warn_no_passage(self) -> None:
+        """Log how many queries so far retrieved no passage at all (nothing when none did).
+
+        A query that shares no term with the collection retrieves nothing,
+        and its prompt then has no passages: say so once per variant rather
+        than let recall fall silently.
+        """
+        if self.no_passage:
+            log.warning("%s: %d of %d queries retrieved no passage (they share no term "
+                        "with the collection); see 'no passage' in the report",
+                        self.warn_key, self.no_passage, self.queries)
 
     def passages(self, query: str, fields: Mapping[str, Any],
                  count: Callable[[str], int]) -> dict[str, Any]:
@@ -162,6 +231,9 @@ class Retrieval:
             "reciprocal_rank"}`` when the example has gold passage ids.
         """
         hits = self.index.search(query, self.spec.k)
+        with self._lock:
+            self.queries += 1
+            self.no_passage += 0 if hits else 1
         fitted = fit_passages(hits, self.spec.budget_tokens, count)
         for cid in fitted.oversize:
             if cid not in self._warned:

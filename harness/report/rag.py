@@ -16,15 +16,36 @@ def _num(x: object) -> str:
     return "n/a" if not isinstance(x, int | float) else f"{x:.3f}"
 
 
-def _rows(task: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    rows = []
+HEADERS = ("variant", "retriever", "k", "recall@k", "MRR", "answer score", "no passage")
+
+
+def _empty(r: Mapping[str, Any]) -> str:
+    """``N of M`` queries that retrieved nothing (``n/a`` for results without the count)."""
+    n, of = r.get("no_passage"), r.get("n_queries")
+    return "n/a" if not isinstance(n, int) else f"{n} of {of}"
+
+
+def _rows(task: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for v in task.get("variants") or []:
         r = v.get("retrieval")
         if isinstance(r, Mapping):
             rows.append((str(v["name"]), str(r.get("retriever")), str(r.get("k")),
                          _num(r.get("recall_at_k")), _num(r.get("mrr")),
-                         _num(v.get("score"))))
+                         _num(v.get("score")), _empty(r)))
     return rows
+
+
+def no_passage_notes(task: Mapping[str, Any]) -> list[str]:
+    """One sentence per rag variant whose queries retrieved no passage, saying how many."""
+    notes = []
+    for v in task.get("variants") or []:
+        r = v.get("retrieval")
+        if isinstance(r, Mapping) and r.get("no_passage"):
+            notes.append(f"{v['name']}: {r['no_passage']} of {r.get('n_queries')} test queries "
+                         "retrieved no passage (they share no term with the collection), so "
+                         "their prompts had no passages.")
+    return notes
 
 
 def markdown_lines(task: Mapping[str, Any]) -> list[str]:
@@ -33,9 +54,10 @@ def markdown_lines(task: Mapping[str, Any]) -> list[str]:
     rows = _rows(task)
     if rows:
         out += ["Retrieval (gold passage ids; recall@k and MRR over test examples):", "",
-                "| variant | retriever | k | recall@k | MRR | answer score |",
-                "|---|---|---:|---:|---:|---:|"]
+                f"| {' | '.join(HEADERS)} |", "|---|---|---:|---:|---:|---:|---:|"]
         out += [f"| {' | '.join(r)} |" for r in rows] + [""]
+        out += [f"**Warning:** {n}" for n in no_passage_notes(task)]
+        out += [""] if no_passage_notes(task) else []
     d = task.get("diagnosis")
     if isinstance(d, Mapping):
         out += [f"Diagnosis: **{d['label']}**: {d['reason']}", ""]
@@ -47,12 +69,12 @@ def html_block(task: Mapping[str, Any]) -> str:
     parts = []
     rows = _rows(task)
     if rows:
-        head = "".join(f"<th>{h}</th>" for h in ("variant", "retriever", "k", "recall@k",
-                                                  "MRR", "answer score"))
+        head = "".join(f"<th>{h}</th>" for h in HEADERS)
         body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
                        for r in rows)
         parts.append(f"<h3>Retrieval</h3><table class=\"retrieval\"><tr>{head}</tr>"
                      f"{body}</table>")
+        parts += [f'<p class="warn">{escape(n)}</p>' for n in no_passage_notes(task)]
     d = task.get("diagnosis")
     if isinstance(d, Mapping):
         parts.append(f'<p class="diagnosis"><b>Diagnosis: {escape(str(d["label"]))}</b>: '

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.minilm import ENCODE_LOCK, load_minilm
+from harness.tokens import word_spans
 
 _DIGIT = re.compile(r"\d")
 FLUENCY_PROXY = ("character-trigram LM fit on the task's tone examples: fluent when bits/char "
@@ -102,8 +103,13 @@ def _shape(text: str) -> str:
 
 
 def looping(text: str) -> bool:
-    """Whether a text of 6+ words repeats its word trigrams over half the time."""
-    words = text.lower().split()
+    """Whether a text of 6+ words repeats its word trigrams over half the time.
+
+    Words are :func:`~harness.tokens.word_spans`' (each Chinese or Japanese
+    character is one), so a looping answer in an unspaced script is caught too.
+    """
+    lower = text.lower()
+    words = [lower[a:b] for a, b in word_spans(lower)]
     if len(words) < 6:
         return False
     grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]

@@ -1,7 +1,10 @@
 """Terminology: exact acronym expansion, required-term recall, forbidden-term rate.
 
 Matching is on the task's normalised text (case and whitespace by default,
-punctuation optionally) and on word boundaries.
+punctuation optionally) and on word boundaries of spaced scripts
+(:func:`harness.tokens.phrase_pattern`): ``cat`` is not found in ``cats``,
+but a Chinese or Japanese term, which has no spaces around it, is found
+inside its sentence.
 
 - ``expansion_accuracy`` (mode ``expansion``): the output's first line,
   normalised, equals the gold long form.
@@ -20,6 +23,7 @@ from harness.scoring.base import Output, Score, task_scorer
 from harness.scoring.normalize import norm_text
 from harness.tasks import Example, Task, TerminologyTask
 from harness.taskspec import GlossaryEntry
+from harness.tokens import phrase_pattern
 
 
 def _spec(task: Task) -> TerminologyTask:
@@ -35,13 +39,13 @@ def glossary(task: Task) -> tuple[GlossaryEntry, ...]:
 def _contains(haystack: str, needle: str) -> bool:
     if not needle:
         return False
-    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+    return re.search(phrase_pattern(needle), haystack) is not None
 
 
 def _mask(text: str, phrases: list[str]) -> str:
     for p in sorted(phrases, key=len, reverse=True):
         if p:
-            text = re.sub(rf"(?<!\w){re.escape(p)}(?!\w)", " \x00 ", text)
+            text = re.sub(phrase_pattern(p), " \x00 ", text)
     return text
 
 

@@ -19,6 +19,7 @@ from harness.training.export import BaseModel, check_adapter_base, hf_model_dige
 from harness.training.llamacpp import LLAMA_CPP_VERSION, SRC_ENV, llama_cpp_source
 from harness.training.options import (
     DEFAULT_TEMPLATE,
+    OptionError,
     TrainOptions,
     TrainResult,
     choose_dtype,
@@ -30,6 +31,7 @@ from harness.training.train import resolve_base, train_adapter
 __all__ = [
     "DEFAULT_TEMPLATE",
     "LLAMA_CPP_VERSION",
+    "OptionError",
     "SRC_ENV",
     "BaseModel",
     "TrainOptions",

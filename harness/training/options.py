@@ -130,23 +130,64 @@ class TrainResult:
     record: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+class OptionError(UsageError):
+    """A bad training option, naming the option so a variant file can locate it.
+
+    The message names the command-line flag (``--target-modules: ...``);
+    :meth:`in_variant` says the same about a ``lora`` variant's ``train``
+    block, where the option came from a YAML key instead.
+
+    Args:
+        option: The option's field name (``target_modules``).
+        detail: What is wrong with it, without the option's name.
+        index: Which item of a list option is wrong, when one is.
+        hint: What to do about it.
+        message: The command-line message when it is not ``--option: detail``.
+    """
+
+    def __init__(self, option: str, detail: str, *, index: int | None = None,
+                 hint: str | None = None, message: str | None = None) -> None:
+        super().__init__(message or f"{flag_of(option)}: {detail}", hint=hint)
+        self.option = option
+        self.detail = detail
+        self.index = index
+
+    def in_variant(self) -> tuple[str, tuple[str | int, ...]]:
+        """The message and YAML location of this mistake in a variant file."""
+        if self.option == "template":
+            return f"template: {self.detail}", ("template",)
+        loc: tuple[str | int, ...] = ("train", self.option)
+        return f"train.{self.option}: {self.detail}", (
+            loc if self.index is None else (*loc, self.index))
+
+
+def flag_of(option: str) -> str:
+    """The command-line flag of an option: ``target_modules`` is ``--target-modules``."""
+    return "--" + option.replace("_", "-")
+
+
 def _check_range(name: str, value: float, flag: str) -> None:
     low, high = _LIMITS[name]
     if not low <= value <= high:
         shown = f"{low:g}" if name != "lr" else "0 (exclusive)"
-        raise UsageError(f"{flag} {value:g} is out of range", hint=f"use {shown} to {high:g}")
+        raise OptionError(name, f"{value:g} is out of range", hint=f"use {shown} to {high:g}",
+                          message=f"{flag} {value:g} is out of range")
 
 
 def validate_train_options(options: TrainOptions) -> TrainOptions:
     """Check every option a user sets and return ``options`` unchanged.
 
+    What needs the base model (module names, its context length) is checked
+    by :func:`harness.training.modules.check_against_base`.
+
     Raises:
-        UsageError: A value out of range, an unknown device or a bad module name.
+        OptionError: A value out of range, an unknown device or a bad module name.
     """
     for name in ("rank", "alpha", "epochs", "batch_size", "max_length"):
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UsageError(f"--{name.replace('_', '-')} must be a whole number, not {value!r}")
+            raise OptionError(name, f"must be a whole number, not {value!r}",
+                              message=f"{flag_of(name)} must be a whole number, not {value!r}")
     _check_range("rank", options.rank, "--rank")
     _check_range("alpha", options.alpha, "--alpha")
     _check_range("epochs", options.epochs, "--epochs")
@@ -156,22 +197,26 @@ def validate_train_options(options: TrainOptions) -> TrainOptions:
     if options.max_examples is not None and (
             isinstance(options.max_examples, bool) or not isinstance(options.max_examples, int)
             or options.max_examples < 1):
-        raise UsageError(f"--max-examples must be a whole number >= 1, not "
-                         f"{options.max_examples!r}")
+        raise OptionError("max_examples", f"must be a whole number >= 1, not "
+                          f"{options.max_examples!r}", message="--max-examples must be a "
+                          f"whole number >= 1, not {options.max_examples!r}")
     if options.seed < 0:
-        raise UsageError(f"--seed {options.seed} must be 0 or more")
+        raise OptionError("seed", f"{options.seed} must be 0 or more",
+                          message=f"--seed {options.seed} must be 0 or more")
     if options.device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"unknown device {options.device!r}", hint="auto, cpu or cuda")
+        raise OptionError("device", f"unknown device {options.device!r}",
+                          hint="auto, cpu or cuda")
     if not options.target_modules:
-        raise UsageError("--target-modules needs at least one module name",
-                         hint="e.g. q_proj,k_proj,v_proj,o_proj")
-    for module in options.target_modules:
+        raise OptionError("target_modules", "needs at least one module name",
+                          hint="e.g. q_proj,k_proj,v_proj,o_proj")
+    for i, module in enumerate(options.target_modules):
         if not _MODULE_NAME.match(module):
-            raise UsageError(f"bad target module name {module!r}",
-                             hint="module names like q_proj or mlp.down_proj")
+            raise OptionError("target_modules", f"bad target module name {module!r}", index=i,
+                              hint="module names like q_proj or mlp.down_proj")
     if options.template is not None and not _USES_INPUT.search(options.template):
-        raise UsageError("the training template never uses {{ input }}",
-                         hint="e.g. " + DEFAULT_TEMPLATE.replace("\n", "\\n"))
+        raise OptionError("template", "the training template never uses {{ input }}",
+                          hint="e.g. " + DEFAULT_TEMPLATE.replace("\n", "\\n"),
+                          message="the training template never uses {{ input }}")
     return options
 
 

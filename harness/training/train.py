@@ -39,6 +39,7 @@ from harness.training.export import (
     write_modelfile,
 )
 from harness.training.llamacpp import convert_lora, llama_cpp_source
+from harness.training.modules import base_modules, check_against_base
 from harness.training.options import (
     TrainOptions,
     TrainResult,
@@ -74,8 +75,10 @@ def train_adapter(task: Task, *, model: str = "embedded", out_dir: Path,
         progress: Called with one line per stage and per epoch.
 
     Raises:
-        UsageError: Bad options, no train split, ``out_dir`` exists without
-            ``force``, the training extra is missing, an unusable model spec.
+        UsageError: Bad options (an :class:`~harness.training.options.OptionError`,
+            also for target modules the base model lacks), no train split,
+            ``out_dir`` exists without ``force``, the training extra is
+            missing, an unusable model spec.
     """
     validate_train_options(options)
     _check_task(task, options)
@@ -83,6 +86,7 @@ def train_adapter(task: Task, *, model: str = "embedded", out_dir: Path,
     check_out_dir(out_dir, force)
     require_train_deps()
     base = resolve_base(model, progress)
+    check_against_base(options, base_modules(base.hf_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out_dir.name}.partial-"
     remove_stale(out_dir.parent, prefix)

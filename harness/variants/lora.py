@@ -36,6 +36,7 @@ from harness.backends.base import ModelSpec
 from harness.errors import UsageError
 from harness.tasks import Task
 from harness.variants.prompt import Variant
+from harness.yamlio import load_yaml
 
 REMOTE_PREFIXES = ("ollama:", "ft:", "served:")
 """Adapter values that name a remote model instead of a file."""
@@ -176,7 +177,7 @@ def _train_on_the_spot(task: Task, variant: Variant, model: ModelSpec, store_roo
     out = adapter_dir(store_root, task, variant, base_digest)
     if (out / "training.json").is_file():
         return out
-    from harness.training import TrainOptions, train_adapter
+    from harness.training import OptionError, TrainOptions, train_adapter
 
     train = variant.spec.train
     if train is None:  # VariantSpec guarantees one of adapter/train
@@ -190,5 +191,10 @@ def _train_on_the_spot(task: Task, variant: Variant, model: ModelSpec, store_roo
     template = variant.family_templates.get(task.family, variant.template_text)
     opts = TrainOptions(**train.model_dump(), template=template,
                         device="cuda" if "device=cuda" in query else "auto")
-    train_adapter(task, model=spec, out_dir=out, options=opts, force=True, progress=progress)
+    try:
+        train_adapter(task, model=spec, out_dir=out, options=opts, force=True,
+                      progress=progress)
+    except OptionError as exc:  # an option of the variant's train block: locate it there
+        message, loc = exc.in_variant()
+        raise load_yaml(variant.path).error(message, loc, hint=exc.hint) from None
     return out

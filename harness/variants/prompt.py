@@ -24,7 +24,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jinja2
 import jinja2.sandbox
@@ -40,7 +40,11 @@ CONTENT_FREE = ("N/A", "", "[MASK]")
 
 
 class TrainSpec(BaseModel):
-    """How a ``lora`` variant trains its adapter on the spot (cached by digest)."""
+    """How a ``lora`` variant trains its adapter on the spot (cached by digest).
+
+    Values are checked here at load; module names against the base model
+    when training starts (:mod:`harness.training.modules`), located here too.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,9 +52,10 @@ class TrainSpec(BaseModel):
     alpha: int = Field(16, ge=1, le=8192)
     epochs: int = Field(3, ge=1, le=1000)
     lr: float = Field(2e-4, gt=0.0, le=0.1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     batch_size: int = Field(8, ge=1, le=4096)
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    target_modules: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")], ...] = (
+        Field(("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1))
     early_stop_on_dev: bool = False
     max_length: int = Field(256, ge=8, le=32768)
     max_examples: int | None = Field(None, ge=1)

@@ -61,3 +61,21 @@ def test_bad_specs() -> None:
         ChunkSpec(size=20, overlap=20)
     with pytest.raises(ValidationError):
         ChunkSpec(size=2)
+
+
+def test_chinese_text_is_cut_into_sentences_and_sized_by_character() -> None:
+    # Issue 18 case 5: unspaced text was one "word" and one sentence, so a whole
+    # Chinese document was a single chunk. Sentences end at 。！？; each Han
+    # character is a word: 8, 11 and 8 words (the stop counts as one).
+    text = "机器学习很有用。它是人工智能的一部分！我们每天都用它。"
+    assert sentences(text) == [["机器学习很有用。", "它是人工智能的一部分！", "我们每天都用它。"]]
+    # size 12: 8 + 11 > 12 and 11 + 8 > 12, so each sentence is its own chunk
+    assert chunk_text(text, ChunkSpec(size=12)) == [
+        "机器学习很有用。", "它是人工智能的一部分！", "我们每天都用它。"]
+    # one unspaced sentence longer than size is cut by character: 10 = 8 + 2
+    assert chunk_text("一二三四五六七八九十", ChunkSpec(size=8)) == ["一二三四五六七八", "九十"]
+
+
+def test_closing_quote_after_a_full_stop_stays_with_its_sentence() -> None:
+    assert sentences('He said "hi." Then left.') == [['He said "hi."', "Then left."]]
+    assert sentences("“好吗？”我说。") == [["“好吗？”", "我说。"]]

@@ -16,6 +16,7 @@ from harness.rag.knowledge import (
     gold_ids,
     open_retrieval,
 )
+from harness.tasks import load_task
 
 
 def words(text: str) -> int:  # a whitespace tokenizer: one token per word
@@ -95,3 +96,45 @@ def test_missing_collection_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         open_retrieval(KnowledgeSpec(collection="nowhere"), tmp_path / "t.yaml", RagSpec(),
                        None)
+
+
+def test_an_unspaced_top_passage_is_truncated_by_character_not_dropped() -> None:
+    # 10 Han characters, budget 7 tokens, one token per non-space character:
+    # the longest prefix with " ..." (3 tokens) within 7 is 4 characters.
+    hit = Hit(Chunk("z#0", "z", "一二三四五六七八九十"), 1.0, 1)
+    fitted = fit_passages([hit], 7, lambda t: len(t.replace(" ", "")))
+    assert [p["text"] for p in fitted.passages] == ["一二三四 ..."]
+    assert fitted.passages[0]["tokens"] == 7 and fitted.passages[0]["truncated"]
+
+
+def _gold_task(tmp_path: Path, golds: list[str]) -> Path:
+    (tmp_path / "kb.jsonl").write_text('{"id": "p1", "text": "Zircon goes to ALPHA."}\n'
+                                       '{"id": "p2", "text": "Quartz goes to BETA."}\n')
+    (tmp_path / "test.jsonl").write_text("".join(
+        f'{{"id": "e{i}", "text": "where?", "label": "A", "gold": "{g}"}}\n'
+        for i, g in enumerate(golds)))
+    (tmp_path / "task.yaml").write_text(
+        "name: kb\nfamily: classification\nlabels: [A, B]\n"
+        "data:\n  columns: {id: id, input: text, target: label}\n  files: {test: test.jsonl}\n"
+        "knowledge: {collection: kb.jsonl, gold_column: gold}\n")
+    return tmp_path / "task.yaml"
+
+
+@pytest.mark.parametrize(("golds", "bad", "line", "hint"), [
+    (["p1", "P1"], "P1", 2, "did you mean p1?"),  # case differs
+    (["p2.txt"], "p2.txt", 1, "did you mean p2?"),  # a file name for a table id
+    (["p1;zzz"], "zzz", 1, "2 passages, e.g. p1, p2"),  # nothing close: name some
+])
+def test_gold_ids_naming_no_passage_are_refused_at_load(
+        tmp_path: Path, golds: list[str], bad: str, line: int, hint: str) -> None:
+    # Issue 18 case 5b: these ids would make recall@k 0.0 while p1/p2 were retrieved.
+    with pytest.raises(UsageError) as err:
+        load_task(_gold_task(tmp_path, golds))
+    assert err.value.message == f"gold passage id {bad!r} is not in the collection"
+    assert (err.value.path, err.value.line, err.value.hint) == (
+        str(tmp_path / "test.jsonl"), line, hint)
+
+
+def test_gold_ids_that_name_passages_load(tmp_path: Path) -> None:
+    task = load_task(_gold_task(tmp_path, ["p1", "p1;p2"]))
+    assert [gold_ids(ex.fields, "gold") for ex in task.split("test")] == [{"p1"}, {"p1", "p2"}]

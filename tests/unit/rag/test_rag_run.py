@@ -109,7 +109,8 @@ def test_rag_run_records_passages_metrics_and_diagnosis(kb: Path, tmp_path: Path
     assert by_name["rag"]["score"] == 1.0
     assert by_name["echo"]["score"] < 0.8  # a guess without the policy
     assert by_name["rag"]["retrieval"] == {"retriever": "bm25", "k": 1, "n_gold": 32,
-                                           "recall_at_k": 1.0, "mrr": 1.0}
+                                           "recall_at_k": 1.0, "mrr": 1.0,
+                                           "n_queries": 32, "no_passage": 0}
     assert "retrieval" not in by_name["echo"]
     assert task["diagnosis"]["label"] == "knowledge gap"
     assert task["diagnosis"]["evidence"]["rag_vs_prompt"]["ci_low"] > 0
@@ -173,3 +174,29 @@ def test_task_digest_covers_the_collection(kb: Path) -> None:
     assert load_task(kb / "task.yaml").digest == before
     (kb / "kb" / "zircon.md").write_text("Requests about zircon now go elsewhere.\nQueue: BETA.\n")
     assert load_task(kb / "task.yaml").digest != before
+
+
+def test_queries_that_retrieve_nothing_are_counted_and_said(
+        kb: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 18 case 5a: 4 test queries; 2 share no term with the collection
+    # ("hello" after stop words, "bonjour"), so BM25 retrieves nothing for them.
+    rows = [{"id": "t1", "text": "Who handles zircon?", "label": "ALPHA", "gold": "zircon.md"},
+            {"id": "t2", "text": "Hello there", "label": "ALPHA", "gold": "zircon.md"},
+            {"id": "t3", "text": "Where do quartz requests go?", "label": "BETA",
+             "gold": "quartz.md"},
+            {"id": "t4", "text": "Bonjour", "label": "BETA", "gold": "quartz.md"}]
+    write_jsonl(kb / "data" / "test.jsonl", rows)
+    reports = tmp_path / "reports"
+    with caplog.at_level("WARNING", logger="harness.rag.knowledge"):
+        main(["run", str(kb / "run.yaml"), "--store", str(tmp_path / "s"),
+              "--reports", str(reports)])
+    # the run saw 8 dev queries (all on topic) and these 4: 2 of 12 retrieved nothing
+    assert "kb/rag: 2 of 12 queries retrieved no passage" in caplog.text
+    run_dir = next(reports.iterdir())
+    results = json.loads((run_dir / "results.json").read_text())
+    rag = {v["name"]: v for v in results["tasks"][0]["variants"]}["rag"]["retrieval"]
+    assert (rag["n_queries"], rag["no_passage"]) == (4, 2)
+    assert rag["recall_at_k"] == 0.5  # (1 + 0 + 1 + 0) / 4: the two empty ones found nothing
+    md = (run_dir / "report.md").read_text()
+    assert "| 2 of 4 |" in md
+    assert "rag: 2 of 4 test queries retrieved no passage" in md

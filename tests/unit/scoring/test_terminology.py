@@ -63,3 +63,21 @@ def test_terms_mode_recall_and_forbidden_variants(tmp_path):
     assert _values(task, "Send the report.")["forbidden_term_rate"] == 1.0
     # a reference that needs no glossary term leaves recall unscored, not zero
     assert _values(task, "Hello there.", i=1)["required_term_recall"] is None
+
+
+ZH_GLOSSARY = """\
+glossary:
+  - {term: 收货人, forbidden: [接收者]}
+"""
+
+
+def test_chinese_terms_are_found_inside_their_sentence(tmp_path):
+    # Issue 18 case 5 (same kind): Chinese has no spaces, so a \w word boundary
+    # never held around 收货人 (consignee) inside 请通知收货人, and the reference
+    # "needed no glossary term" (unscored) while the output used the forbidden 接收者.
+    rows = [{"id": "a", "text": "Notify them.", "gold": "请通知收货人。"}]
+    task = _task(tmp_path, rows, ZH_GLOSSARY + "mode: terms\n")
+    assert _values(task, "请通知收货人。") == {"required_term_recall": 1.0,
+                                          "forbidden_term_rate": 0.0}
+    assert _values(task, "请通知接收者。") == {"required_term_recall": 0.0,
+                                          "forbidden_term_rate": 1.0}
