@@ -34,6 +34,7 @@ def _err(text: str) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check task, variant and run files; one line per file."""
     from harness.config import load_config
+    from harness.scoring.metrics import check_metric
     from harness.tasks import load_task
     from harness.variants.prompt import load_variant
     from harness.yamlio import load_yaml
@@ -44,6 +45,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             data = load_yaml(path).data
             if "family" in data or "data" in data or "labels" in data:
                 task = load_task(path)
+                check_metric(task)
                 sizes = ", ".join(f"{k} {len(v)}" for k, v in task.examples.items())
                 _out(f"{path}: ok: task {task.name} ({task.family}; {sizes})")
             elif "template" in data:

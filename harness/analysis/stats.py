@@ -23,7 +23,7 @@ __all__ = ["Comparison", "binary_diff_sd", "clustered", "compare", "holm", "mcne
            "paired_permutation_test"]
 
 ScoreKind = Literal["binary", "continuous"]
-TestName = Literal["mcnemar_exact", "paired_permutation"]
+TestName = Literal["mcnemar_exact", "paired_permutation", "paired_bootstrap"]
 _Floats = NDArray[np.float64]
 
 _EXACT_MAX_N = 16

@@ -71,7 +71,7 @@ def _why_failed(output: Output) -> str:
     return f"unparseable output ({err}): {output.text[:60]!r}"
 
 
-@task_scorer("parse_strict", family="format", applies=_is_json)
+@task_scorer("parse_strict", family="format", applies=_is_json, requires="format: json")
 def parse_strict(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the whole output is exactly one JSON object."""
     how = output.detail.get("parse")
@@ -81,7 +81,7 @@ def parse_strict(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, f"not strict JSON ({err})", {"parse": how})
 
 
-@task_scorer("parse_lenient", family="format", applies=_is_json)
+@task_scorer("parse_lenient", family="format", applies=_is_json, requires="format: json")
 def parse_lenient(example: Example, output: Output, task: Task) -> Score:
     """1.0 when a JSON object could be taken from the output (saying when it was extracted)."""
     how = output.detail.get("parse")
@@ -94,7 +94,8 @@ def parse_lenient(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, _why_failed(output), {"extracted": False})
 
 
-@task_scorer("schema_valid", family="format", applies=_has_schema)
+@task_scorer("schema_valid", family="format", applies=_has_schema,
+             requires="format: json with a 'schema'")
 def schema_valid(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the parsed object validates against the task's JSON Schema."""
     from jsonschema import Draft202012Validator
@@ -115,11 +116,19 @@ def schema_valid(example: Example, output: Output, task: Task) -> Score:
                  {"parsed": True, "errors": len(errors)})
 
 
+def _gold_unscorable(example: Example, task: Task) -> str | None:
+    """Why field scores are undefined on ``example``: its gold answer has no fields."""
+    gold = _fields(task, example.target)
+    if gold is None:
+        return "the gold output does not parse"
+    return None if sum(gold.values()) else "the gold answer has no fields"
+
+
 def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Score, Score]:
     gold = _fields(task, example.target)
     pred = _fields(task, output.prediction)
-    if gold is None:
-        bad = Score.unscored("the gold output does not parse")
+    if (why := _gold_unscorable(example, task)) is not None or gold is None:
+        bad = Score.unscored(why or "the gold output does not parse")
         return bad, bad, bad
     if pred is None:
         fail = Score(0.0, _why_failed(output), {"parsed": False, "gold_fields": len(gold)})
@@ -137,19 +146,22 @@ def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Sc
             Score(f1, f"F1 {f1:.2f}: {why}{tail}", detail))
 
 
-@task_scorer("field_precision", family="format", kind="continuous")
+@task_scorer("field_precision", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_precision(example: Example, output: Output, task: Task) -> Score:
     """Share of predicted (flattened, normalised) fields that are in the gold object."""
     return _prf_scores(example, output, task)[0]
 
 
-@task_scorer("field_recall", family="format", kind="continuous")
+@task_scorer("field_recall", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_recall(example: Example, output: Output, task: Task) -> Score:
     """Share of gold fields the prediction has."""
     return _prf_scores(example, output, task)[1]
 
 
-@task_scorer("field_f1", family="format", kind="continuous")
+@task_scorer("field_f1", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_f1(example: Example, output: Output, task: Task) -> Score:
     """Harmonic mean of field precision and recall."""
     return _prf_scores(example, output, task)[2]
@@ -169,7 +181,7 @@ def exact_match(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, f"differs from the gold answer in {diff} field(s)")
 
 
-@task_scorer("regex_match", family="format", applies=_is_regex)
+@task_scorer("regex_match", family="format", applies=_is_regex, requires="format: regex")
 def regex_match(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output's first line fully matches the task's regex."""
     if output.prediction is None:
