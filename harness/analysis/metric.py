@@ -26,13 +26,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from harness.analysis.corpus import corpus_compare, corpus_interval, example_stats
-from harness.analysis.families import scorer_kind
 from harness.analysis.paired import Interval, bootstrap_mean_ci
 from harness.analysis.stats import Comparison, clustered, compare
+from harness.scoring.base import SCORERS
 from harness.scoring.metrics import TaskMetric, task_metric
 
 __all__ = ["PRIMARY", "Samples", "TaskMetric", "compare_samples", "example_means", "interval",
-           "mean_over_examples", "metric_of", "primary_of", "score"]
+           "mean_over_examples", "metric_of", "primary_of", "sample_weights", "score",
+           "scorer_kind"]
 
 # The default primary scorer of each family (a task may name another as ``metric``).
 PRIMARY = {"classification": "label_accuracy", "format": "field_f1", "tone": "joint",
@@ -43,6 +44,11 @@ def primary_of(task_cfg: Mapping[str, Any]) -> str:
     """The primary per-example scorer of a task as recorded in a run's config."""
     family = str(task_cfg.get("family", "classification"))
     return str(task_cfg.get("primary") or PRIMARY.get(family, "label_accuracy"))
+
+
+def scorer_kind(name: str) -> str:
+    """``binary`` or ``continuous`` for a registered scorer (binary if unknown)."""
+    return SCORERS.get(name).kind if name in SCORERS.names() else "binary"
 
 
 def metric_of(task_cfg: Mapping[str, Any]) -> TaskMetric:
@@ -164,3 +170,19 @@ def example_means(ids: Sequence[str], scores: ArrayLike
         counts[i] += int(ok)
     return {i: (None if math.isnan(m) else float(m), counts[i])
             for i, m in zip(uniq, means, strict=True)}
+
+
+def sample_weights(ids: Sequence[str]) -> list[float]:
+    """Each record's weight in its example: 1/k for each of the example's k records.
+
+    Weighted by these, a mean over records is the mean over examples of the
+    mean over their samples.
+
+    Example:
+        >>> sample_weights(["a", "a", "b"])
+        [0.5, 0.5, 1.0]
+    """
+    k: dict[str, int] = {}
+    for i in ids:
+        k[i] = k.get(i, 0) + 1
+    return [1.0 / k[i] for i in ids]

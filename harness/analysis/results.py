@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.analysis.decision import apply_decisions
 from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
-from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
+from harness.analysis.families import family_summary, scorer_summaries
 from harness.analysis.metric import (
     PRIMARY,
     Samples,
@@ -31,7 +31,9 @@ from harness.analysis.metric import (
     mean_over_examples,
     metric_of,
     primary_of,
+    sample_weights,
     score,
+    scorer_kind,
 )
 from harness.analysis.stats import clustered
 from harness.scoring.classification import summarize
@@ -134,13 +136,13 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapp
         "ci_low": ci.low, "ci_high": ci.high, "n": ci.n, "errors": cell.errors,
         "prompt_tokens_mean": _mean(cell.prompt_tokens),
         "completion_tokens_mean": _mean(cell.completion_tokens),
-        "scorers": scorer_summaries(cell.score_maps, rng, resamples, conf),
+        "scorers": scorer_summaries(cell.score_maps, rng, resamples, conf, cell.ids),
     }
     if cell.unscored_reason:
         entry["unscored"] = {"samples": int(np.isnan(np.asarray(cell.scores, float)).sum()),
                              "reason": cell.unscored_reason}
     if family == "classification":
-        summary = summarize(cell.gold, cell.pred, labels)
+        summary = summarize(cell.gold, cell.pred, labels, sample_weights(cell.ids))
         macro = TaskMetric("macro_f1", "label_accuracy", CORPUS_METRICS.get("macro_f1"))
         entry.update({
             "metrics": {"accuracy": _nan(mean_over_examples(cell.ids, cell.scores)),
@@ -151,7 +153,7 @@ def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapp
             "per_label": summary.per_label})
     else:
         entry.update(family_summary(family, cell.score_maps, cell.outputs, cell.gold, rng,
-                                    resamples, conf))
+                                    resamples, conf, cell.ids))
     return entry
 
 
@@ -189,7 +191,8 @@ def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
     """Retrieval quality of rag variants and the knowledge-vs-behaviour label."""
     for v in entry["variants"]:
         if v["kind"] == "rag":
-            v["retrieval"] = retrieval_summary(cells[v["name"]]["test"].outputs)
+            cell = cells[v["name"]]["test"]
+            v["retrieval"] = retrieval_summary(cell.outputs, cell.ids)
     rag, lora = (best_variant(entry["variants"], k) for k in ("rag", "lora"))
     if rag is None:
         return

@@ -159,3 +159,61 @@ def test_compare_base_uses_the_same_definition() -> None:
     assert comp["n"] == 30
     decision = decide_task(task, "old", "new", 0.02)
     assert "-7.5 pp" in decision.reason
+
+
+def test_every_scorer_table_field_accuracy_and_retrieval_average_examples_first() -> None:
+    # A rag variant of a JSON task. e0: three samples, each right (field F1 1, recall@k 1).
+    # e1: one scored sample, wrong (field F1 0, recall@k 0); its other two samples failed.
+    # Mean over examples = (1 + 0) / 2 = 0.5 for each; the flat mean over the four
+    # scored samples would be 3/4 = 0.75.
+    def rec(i: int, k: int, right: bool | None) -> Record:
+        gold = '{"a": "1"}' if i == 0 else '{"a": "3"}'
+        if right is None:
+            return Record("r", "f", "d", "v", "m", "test", f"e{i}", k, gold, {}, {}, 5, 0,
+                          0.1, False, "timeout")
+        value = 1.0 if right else 0.0
+        pred = gold if right else '{"a": "2"}'
+        scores = {n: {"value": value, "explanation": "", "detail": {}}
+                  for n in ("field_f1", "exact_match")}
+        detail = {"retriever": "bm25", "k": 1, "parse": "strict",
+                  "retrieval": {"recall_at_k": value, "reciprocal_rank": value}}
+        return Record("r", "f", "d", "v", "m", "test", f"e{i}", k, gold,
+                      {"text": pred, "prediction": pred, "detail": detail}, scores, 5, 1, 0.1,
+                      False, None)
+
+    recs = [rec(0, k, True) for k in range(3)] + [rec(1, 0, False), rec(1, 1, None),
+                                                 rec(1, 2, None)]
+    config = {"spec": {"seed": 0, "analysis": {"resamples": 200, "confidence": 0.95}},
+              "tasks": [{"name": "f", "family": "format", "metric": "field_f1",
+                         "primary": "field_f1"}],
+              "variants": [{"name": "v", "kind": "rag"}], "models": ["m"]}
+    run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x", config, 0)
+    (v,) = build_results(run, recs)["tasks"][0]["variants"]
+    assert v["score"] == 0.5
+    assert v["scorers"]["field_f1"]["mean"] == 0.5 and v["scorers"]["field_f1"]["n"] == 2
+    assert v["scorers"]["exact_match"]["mean"] == 0.5
+    assert v["metrics"]["field_f1"] == 0.5 and v["metrics"]["exact_match"] == 0.5
+    assert v["fields"]["a"]["accuracy"] == 0.5 and v["fields"]["a"]["n"] == 2
+    assert v["retrieval"]["recall_at_k"] == 0.5 and v["retrieval"]["mrr"] == 0.5
+    assert v["retrieval"]["n_gold"] == 2
+
+
+def test_per_label_rates_weigh_each_example_once() -> None:
+    # Gold A for both. e0: three samples answer A. e1: one scored sample, invalid (None);
+    # its two other samples failed. Each example weighs 1: recall(A) = (1 + 0) / 2 = 0.5,
+    # invalid rate = (0 + 1) / 2 = 0.5, support(A) = 2 examples (flat: 3/4, 1/4, 4).
+    def rec(i: int, k: int, pred: str | None, error: str | None = None) -> Record:
+        value = None if error else (1.0 if pred == "A" else 0.0)
+        return Record("r", "t", "d", "v", "m", "test", f"e{i}", k, "A",
+                      {} if error else {"text": pred or "?", "prediction": pred},
+                      {} if error else {"label_accuracy": {"value": value}},
+                      5, 1, 0.1, False, error)
+
+    recs = [rec(0, k, "A") for k in range(3)] + [rec(1, 0, None), rec(1, 1, None, "x"),
+                                                rec(1, 2, None, "x")]
+    run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x",
+                 _config(["m"], [{"name": "v", "kind": "prompt"}]), 0)
+    (v,) = build_results(run, recs)["tasks"][0]["variants"]
+    assert v["score"] == 0.5 and v["metrics"]["accuracy"] == 0.5
+    assert v["metrics"]["invalid_rate"] == 0.5
+    assert v["per_label"]["A"]["recall"] == 0.5 and v["per_label"]["A"]["support"] == 2
