@@ -7,6 +7,7 @@ interval resamples examples and recomputes macro-F1 on both variants.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -23,8 +24,9 @@ from harness.analysis.corpus import (
 )
 from harness.analysis.results import build_results
 from harness.analysis.verdict import TOO_SMALL, exit_code
+from harness.history import history, regressions
 from harness.scoring.corpus import CORPUS_METRICS, label_counts, macro_f1_value
-from harness.store import Record, RunRow
+from harness.store import Record, RunRow, Store
 
 MACRO = CORPUS_METRICS.get("macro_f1")
 LABELS = ["A", "B", "C"]
@@ -219,3 +221,21 @@ def test_sample_weights_match_scikit_learn(rows: list[tuple[str, list[str]]]) ->
     theirs = f1_score(gold, pred, labels=LABELS, average="macro", zero_division=0,
                       sample_weight=weight)
     assert float(MACRO.value(stats.sum(0))) == pytest.approx(theirs)
+
+
+def test_history_and_nightly_regression_use_macro_f1(tmp_path) -> None:
+    # Night 1 answers like p_f1 (macro-F1 0.683333, accuracy 0.70); night 2 always
+    # answers A (macro-F1 0.315789, accuracy 0.90). On accuracy night 2 looks 20 points
+    # better; on the task's metric it is a drop of 0.367544: one regression.
+    store = Store(tmp_path / "st")
+    config = _config() | {"spec": {"name": "nightly", "seed": 0}}
+    for run_id, preds in (("n1", BASE_TEST), ("n2", ["A"] * 100)):
+        store.create_run(run_id, "cfg.yaml", "cd", config)
+        for rec in _cell("p_f1", "test", TEST_GOLD, preds):
+            store.put_record(dataclasses.replace(rec, run_id=run_id))
+        store.finish_run(run_id, "done", 0)
+    rows = history(store)
+    assert [r.score for r in rows] == [pytest.approx(BASE_F1), pytest.approx(CAND_F1)]
+    (reg,) = regressions(store, "n2")[0]
+    assert reg.delta == pytest.approx(CAND_F1 - BASE_F1) and reg.ci_high < 0
+    store.close()
