@@ -37,6 +37,7 @@ def _err(text: str) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check task, variant and run files; one line per file."""
     from harness.config import load_config
+    from harness.scoring.metrics import check_metric
     from harness.tasks import load_task
     from harness.variants.prompt import load_variant
     from harness.yamlio import load_yaml
@@ -47,6 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             data = load_yaml(path).data
             if "family" in data or "data" in data or "labels" in data:
                 task = load_task(path)
+                check_metric(task)
                 sizes = ", ".join(f"{k} {len(v)}" for k, v in task.examples.items())
                 ids = "; no id column: ids generated as file:line" if task.generated_ids else ""
                 _out(f"{path}: ok: task {task.name} ({task.family}; {sizes}{ids})")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.backends.base import ModelSpec, parse_spec
 from harness.econcheck import check_economics
 from harness.errors import UsageError
+from harness.scoring.metrics import check_metric
 from harness.tasks import Task, load_task
 from harness.variants.prompt import Variant, load_variant
 from harness.variants.rag import check_rag
@@ -187,6 +188,8 @@ def load_config(path: str | Path) -> RunConfig:
     doc = load_yaml(path)
     spec = validate(RunSpec, doc)
     tasks = tuple(load_task(p) for p in _resolve_list(doc, "tasks"))
+    for task in tasks:  # before any model call: a metric no example defines is a usage error
+        check_metric(task)
     variants = tuple(load_variant(p) for p in _resolve_list(doc, "variants"))
     for kind, names in (("task", [t.name for t in tasks]),
                         ("variant", [v.name for v in variants])):

@@ -5,10 +5,20 @@ contained (no errors, no scores of a family, an empty selection): nightly
 files written to one folder read back together
 (``pandas.read_parquet(folder)``, a warehouse's external table) instead of
 failing on a column whose Arrow type was inferred as ``null`` in a run
-without errors. The schema (:data:`SCHEMA`) is the base columns below plus
-one ``score_<name>`` column (float64; null where the scorer does not apply
-or could not score) for every scorer tunegate registers; all columns are
-nullable. The README lists it.
+without errors. The schema (:func:`export_schema`) is the base columns
+below, three columns that carry the report's own definition of a score,
+then one ``score_<name>`` column (float64; null where the scorer does not
+apply or could not score) for every scorer tunegate registers; all columns
+are nullable. The README lists it.
+
+One row per sample. The three score columns (:mod:`harness.analysis.metric`)
+let a warehouse that averages rows get the report's number:
+``primary_score`` (this sample's value of the task's per-example scorer),
+``example_score`` (the mean over the example's scored samples) and
+``example_weight`` (1 / that number of samples; 0 when the sample is
+unscored or failed). A variant's score is the mean of ``example_score`` over
+distinct examples, which is the ``example_weight``-weighted mean of
+``primary_score``.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.analysis.metric import example_means, metric_of
 from harness.errors import UsageError
 from harness.scoring import SCORERS
 from harness.store import Record, RunRow, Store
@@ -35,7 +46,8 @@ BASE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("sample", pa.int64()), ("target", pa.string()), ("output", pa.string()),
     ("prediction", pa.string()), ("prompt_tokens", pa.int64()),
     ("completion_tokens", pa.int64()), ("latency_s", pa.float64()), ("cached", pa.bool_()),
-    ("error", pa.string()))
+    ("error", pa.string()), ("primary_score", pa.float64()), ("example_score", pa.float64()),
+    ("example_weight", pa.float64()))
 """The columns every export starts with, and their Arrow types."""
 
 
@@ -57,7 +69,8 @@ def _score(value: Any) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _row(run: RunRow, rec: Record, known: set[str], unknown: set[str]) -> dict[str, Any]:
+def _row(run: RunRow, rec: Record, known: set[str], unknown: set[str], scorer: str
+         ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run_id": rec.run_id, "created": run.created, "config": run.config["spec"]["name"],
         "task": rec.task, "task_digest": rec.task_digest, "variant": rec.variant,
@@ -71,6 +84,7 @@ def _row(run: RunRow, rec: Record, known: set[str], unknown: set[str]) -> dict[s
             row[f"score_{name}"] = _score(score.get("value"))
         else:
             unknown.add(name)
+    row["primary_score"] = _score(rec.scores.get(scorer, {}).get("value"))
     return row
 
 
@@ -83,16 +97,38 @@ def records_table(store: Store, run: str = "all") -> pa.Table:
     schema = export_schema()
     known, unknown = set(score_columns()), set[str]()
     runs = store.runs() if run == "all" else [store.get_run(run)]
-    rows = [_row(r, rec, known, unknown) for r in runs for rec in store.records(r.run_id)]
+    rows = []
+    for r in runs:
+        scorer = {t["name"]: metric_of(t).scorer for t in r.config["tasks"]}
+        rows += [_row(r, rec, known, unknown, scorer.get(rec.task, ""))
+                 for rec in store.records(r.run_id)]
+    _example_columns(rows)
     if unknown:
         log.warning("export: no column for the scores of %s (not a scorer of this tunegate)",
                     ", ".join(sorted(unknown)))
     return pa.Table.from_pylist(rows, schema=schema)
 
+_CELL = ("run_id", "task", "variant", "model", "split")
+
 
 def records_frame(store: Store, run: str = "all") -> pd.DataFrame:
     """:func:`records_table` as a pandas frame (nullable pandas dtypes, fixed columns)."""
     return records_table(store, run).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _example_columns(rows: list[dict[str, Any]]) -> None:
+    """Add ``example_score`` and ``example_weight`` to each row, in place."""
+    cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        cells.setdefault(tuple(row[k] for k in _CELL), []).append(row)
+    for cell in cells.values():
+        means = example_means([r["example_id"] for r in cell],
+                              [float("nan") if r["primary_score"] is None
+                               else float(r["primary_score"]) for r in cell])
+        for r in cell:
+            mean, k = means[r["example_id"]]
+            r["example_score"] = mean
+            r["example_weight"] = 1.0 / k if k and r["primary_score"] is not None else 0.0
 
 
 def export_records(store: Store, run: str, out: Path) -> tuple[Path, int]:

@@ -50,6 +50,10 @@ def _task_outcome(task: dict[str, Any], require: Require, alpha: float) -> tuple
 
 
 def _check(results: dict[str, Any], min_n: int) -> list[dict[str, Any]]:
+    for t in results["tasks"]:  # not "too few examples": more of the same would not help
+        if t.get("metric_undefined"):
+            raise UsageError(f"task {t['task']}: {t['metric_undefined']}",
+                             hint="fix the data or choose another metric")
     tasks = [t for t in results["tasks"] if t.get("candidate")]
     if not tasks:
         notes = "; ".join(f"{t['task']}: {t.get('decision_note', 'no results')}"

@@ -9,6 +9,10 @@ correction, read from the interval at the matching Holm level (which
 excludes 0 exactly when the Holm-adjusted p-value is below alpha). Runs
 whose task data changed (different task digest) are not compared as if
 they were the same.
+
+Scores and comparisons use the task's metric as the report computes it
+(:mod:`harness.analysis.metric`): every sample of an example counts (mean
+over its samples, then over examples), and macro-F1 is macro-F1.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from functools import partial
 import numpy as np
 
 from harness.analysis.intervals import holm_levels
-from harness.analysis.stats import Comparison, compare, holm
+from harness.analysis.metric import Samples, TaskMetric, compare_samples, metric_of, score
+from harness.analysis.stats import Comparison, holm
 from harness.errors import UsageError
 from harness.store import Record, RunRow, Store
 
@@ -68,24 +73,35 @@ class Regression:
                 f"p(Holm)={self.p_holm:.3g}, n={self.n})")
 
 
-def _primaries(run: RunRow) -> dict[str, str]:
-    """The primary scorer of each task of a run (the task's, else its family's)."""
-    from harness.analysis.results import primary_of
-
-    return {t["name"]: primary_of(t) for t in run.config["tasks"]}
+def _metrics(run: RunRow) -> dict[str, tuple[TaskMetric, list[str]]]:
+    """The metric and labels of each task of a run, as its config recorded them."""
+    return {t["name"]: (metric_of(t), list(t.get("labels", []))) for t in run.config["tasks"]}
 
 
-def _test_scores(run: RunRow, records: Iterable[Record]) -> dict[Key, dict[str, float]]:
-    primary = _primaries(run)
-    out: dict[Key, dict[str, float]] = defaultdict(dict)
+def _test_samples(run: RunRow, records: Iterable[Record]) -> dict[Key, Samples]:
+    """Every scored test sample of each (task, variant, model): all samples, not the last."""
+    metrics = _metrics(run)
+    cols: dict[Key, tuple[list[str], list[float], list[str], list[str | None]]] = \
+        defaultdict(lambda: ([], [], [], []))
     for rec in records:
-        if rec.split != "test" or rec.error is not None:
+        if rec.split != "test" or rec.error is not None or rec.task not in metrics:
             continue
-        score = rec.scores.get(primary.get(rec.task, ""), {})
-        value = score.get("value") if isinstance(score, dict) else None
-        if value is not None:
-            out[(rec.task, rec.variant, rec.model)][rec.example_id] = value
-    return out
+        entry = rec.scores.get(metrics[rec.task][0].scorer, {})
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if value is None:
+            continue
+        ids, scores, gold, pred = cols[(rec.task, rec.variant, rec.model)]
+        ids.append(rec.example_id)
+        scores.append(float(value))
+        gold.append(rec.target)
+        pred.append(rec.output.get("prediction"))
+    return {k: Samples(*v) for k, v in cols.items()}
+
+
+def _only(s: Samples, keep: set[str]) -> Samples:
+    rows = [k for k, i in enumerate(s.ids) if i in keep]
+    return Samples([s.ids[k] for k in rows], [s.scores[k] for k in rows],
+                   [s.gold[k] for k in rows], [s.pred[k] for k in rows])
 
 
 def _digests(records: Iterable[Record]) -> dict[str, str]:
@@ -99,12 +115,13 @@ def history(store: Store, task: str | None = None, since: str | None = None) -> 
         if run.status not in ("done", "incomplete") or (since and run.created < since):
             continue
         recs = list(store.records(run.run_id))
-        digests = _digests(recs)
-        for (t, variant, model), scores in sorted(_test_scores(run, recs).items()):
-            if task is None or t == task:
+        digests, metrics = _digests(recs), _metrics(run)
+        for (t, variant, model), samples in sorted(_test_samples(run, recs).items()):
+            value = score(*metrics[t], samples)
+            if (task is None or t == task) and value is not None:
                 rows.append(HistoryRow(run.run_id, run.created, run.config["spec"]["name"],
-                                       t, digests[t], variant, model,
-                                       float(np.mean(list(scores.values()))), len(scores)))
+                                       t, digests[t], variant, model, value,
+                                       len(set(samples.ids))))
     return rows
 
 
@@ -119,14 +136,13 @@ def reference_run(store: Store, run: RunRow, against: str) -> RunRow | None:
     return earlier[-1] if earlier else None
 
 
-def _paired(before: list[float], now: list[float], ids: list[str], seed_text: str,
-            names: tuple[str, str], level: float) -> Comparison:
-    """``now`` against ``before`` on the same ids: McNemar for 0/1 scores, else sign-flip."""
+def _paired(metric: tuple[TaskMetric, list[str]], before: Samples, now: Samples,
+            seed_text: str, names: tuple[str, str], level: float) -> Comparison:
+    """``now`` against ``before`` on the task's metric, at interval level ``level``."""
     h = hashlib.sha256(seed_text.encode()).digest()
-    binary = all(v in (0.0, 1.0) for v in [*before, *now])
-    return compare(ids, before, ids, now, "binary" if binary else "continuous",
-                   np.random.default_rng(int.from_bytes(h[:8], "big")), confidence=level,
-                   names=names)
+    return compare_samples(*metric, before, now, np.random.default_rng(
+        int.from_bytes(h[:8], "big")), resamples=2000, confidence=level, min_gain=0.0,
+        names=names)
 
 
 def regressions(store: Store, run_id: str, against: str = "previous", tolerance: float = 0.0,
@@ -141,7 +157,8 @@ def regressions(store: Store, run_id: str, against: str = "previous", tolerance:
     if ref is None:
         return [], ["no earlier run of this config to compare with"]
     now_recs, ref_recs = list(store.records(run.run_id)), list(store.records(ref.run_id))
-    now, before = _test_scores(run, now_recs), _test_scores(ref, ref_recs)
+    now, before = _test_samples(run, now_recs), _test_samples(ref, ref_recs)
+    metrics = _metrics(run)
     d_now, d_ref = _digests(now_recs), _digests(ref_recs)
     notes: list[str] = []
     found: list[tuple[Key, Comparison, Callable[[float], Comparison]]] = []
@@ -150,12 +167,12 @@ def regressions(store: Store, run_id: str, against: str = "previous", tolerance:
         if d_now[task] != d_ref[task]:
             notes.append(f"{task}: task data changed since run {ref.run_id}; not compared")
             continue
-        common = sorted(set(now[key]) & set(before[key]))
+        common = set(now[key].ids) & set(before[key].ids)
         if len(common) < 2:
             notes.append(f"{'/'.join(key[:2])}: fewer than 2 shared test examples")
             continue
-        again = partial(_paired, [before[key][i] for i in common],
-                        [now[key][i] for i in common], common, f"{seed}:{'/'.join(key)}",
+        again = partial(_paired, metrics[task], _only(before[key], common),
+                        _only(now[key], common), f"{seed}:{'/'.join(key)}",
                         (ref.run_id, run.run_id))
         found.append((key, again(confidence), again))
     ps = [c.p_value for _, c, _ in found]

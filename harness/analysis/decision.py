@@ -120,6 +120,23 @@ def _pick(task: Mapping[str, Any], kind: str) -> str | None:
     return str(best["name"])
 
 
+def undefined_note(task: Mapping[str, Any], candidate: str) -> str | None:
+    """Why no verdict: the metric is undefined on every paired test example (else None).
+
+    A metric that no example defines is not "too little data": asking for
+    more examples of the same kind would not help.
+    """
+    comp = next((c for c in task["comparisons"] if c["candidate"] == candidate), None)
+    if comp is None or comp["n"] > 0:
+        return None
+    for v in task["variants"]:
+        why = (v.get("unscored") or {}).get("reason")
+        if v["name"] in (candidate, task.get("baseline")) and why and not v["n"]:
+            return (f"metric {task['metric']} is undefined on every test example of "
+                    f"{v['name']} ({why}): nothing to decide")
+    return None
+
+
 def _economics(task: Mapping[str, Any], candidate: str, spec: Mapping[str, Any] | None,
                n_labelled: int, training: Mapping[str, Any] | None) -> Economics | None:
     if spec is None:
@@ -172,6 +189,11 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
                 "no fine-tuned (lora) variant in this run: nothing to decide" if cand is None
                 else f"candidate {cand!r} is the baseline chosen on dev" if cand == task.get(
                     "baseline") else f"candidate {cand!r} has no results to compare")
+            continue
+        why = undefined_note(task, cand)
+        if why is not None:
+            task["candidate"], task["verdict"], task["decision_note"] = None, None, why
+            task["metric_undefined"] = why
             continue
         task["candidate"] = cand
         by_cand = {c["candidate"]: c for c in task["comparisons"]}

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
+from harness.analysis.metric import mean_over_examples
 
 KNOWLEDGE_GAP = "knowledge gap"
 BEHAVIOUR_GAP = "behaviour gap"
@@ -109,29 +109,36 @@ def best_variant(variants: Sequence[Mapping[str, Any]], kind: str) -> str | None
     return str(max(pool, key=dev)["name"])
 
 
-def retrieval_summary(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def retrieval_summary(outputs: Sequence[Mapping[str, Any]],
+                      ids: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Mean recall@k and MRR of a rag variant from its outputs' ``detail``.
 
     Each record's ``detail.retrieval`` holds the example's recall@k and
-    reciprocal rank (see :class:`harness.rag.knowledge.Retrieval`).
+    reciprocal rank (see :class:`harness.rag.knowledge.Retrieval`). With
+    ``ids`` (each output's example id) samples are averaged per example
+    first (:func:`~harness.analysis.metric.mean_over_examples`).
 
     Returns:
         None when no output records a retrieval; else ``retriever``, ``k``,
-        ``n_gold`` (outputs with gold ids), ``recall_at_k`` and ``mrr`` (None
+        ``n_gold`` (examples with gold ids), ``recall_at_k`` and ``mrr`` (None
         without gold ids), ``n_queries`` (outputs that retrieved) and
         ``no_passage`` (of those, how many retrieved no passage at all).
     """
+    keys = list(ids) if ids is not None else [str(k) for k in range(len(outputs))]
     details = [o.get("detail") or {} for o in outputs]
-    got = [d["retrieval"] for d in details if isinstance(d.get("retrieval"), Mapping)]
+    got = [(key, d["retrieval"]) for key, d in zip(keys, details, strict=True)
+           if isinstance(d.get("retrieval"), Mapping)]
     first = next((d for d in details if "retriever" in d), None)
     if first is None:
         return None
     queries = [d for d in details if "retriever" in d]
     out: dict[str, Any] = {"retriever": first.get("retriever"), "k": first.get("k"),
-                           "n_gold": len(got), "recall_at_k": None, "mrr": None,
-                           "n_queries": len(queries),
+                           "n_gold": len({key for key, _ in got}), "recall_at_k": None,
+                           "mrr": None, "n_queries": len(queries),
                            "no_passage": sum(1 for d in queries if not d.get("retrieved"))}
     if got:
-        out["recall_at_k"] = float(np.mean([float(g["recall_at_k"]) for g in got]))
-        out["mrr"] = float(np.mean([float(g["reciprocal_rank"]) for g in got]))
+        gold_ids = [key for key, _ in got]
+        out["recall_at_k"] = mean_over_examples(gold_ids, [float(g["recall_at_k"])
+                                                           for _, g in got])
+        out["mrr"] = mean_over_examples(gold_ids, [float(g["reciprocal_rank"]) for _, g in got])
     return out

@@ -3,11 +3,15 @@
 Pure over its inputs: the records and the run's config as stored. The
 baseline of each task is the best *prompting* variant on ``dev``; every
 other variant is compared with it on ``test``, paired on the same examples.
+Scores, intervals and comparisons use the task's declared metric, computed
+as :mod:`harness.analysis.metric` defines it (macro-F1 over the set, not
+accuracy, when the task says ``metric: macro_f1``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,23 +22,28 @@ import numpy as np
 
 from harness.analysis.decision import adjust_for_multiplicity, apply_decisions, decision_settings
 from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
-from harness.analysis.families import family_summary, scorer_kind, scorer_summaries
-from harness.analysis.paired import mean_ci
+from harness.analysis.families import family_summary, scorer_summaries
+from harness.analysis.metric import (
+    PRIMARY,
+    Samples,
+    TaskMetric,
+    compare_samples,
+    interval,
+    mean_over_examples,
+    metric_of,
+    primary_of,
+    sample_weights,
+    score,
+    scorer_kind,
+)
 from harness.analysis.search import honesty_notes, leaderboard, prompting_share
-from harness.analysis.stats import clustered, compare
+from harness.analysis.stats import clustered
 from harness.scoring.classification import summarize
+from harness.scoring.corpus import CORPUS_METRICS
 from harness.scoring.fields import recorded_normalize
 from harness.store import Record, RunRow
 
-# The default primary scorer of each family (a task may name another as ``metric``).
-PRIMARY = {"classification": "label_accuracy", "format": "field_f1", "tone": "joint",
-           "terminology": "expansion_accuracy"}
-
-
-def primary_of(task_cfg: Mapping[str, Any]) -> str:
-    """The primary scorer of a task as recorded in a run's config."""
-    family = str(task_cfg.get("family", "classification"))
-    return str(task_cfg.get("primary") or PRIMARY.get(family, "label_accuracy"))
+__all__ = ["PRIMARY", "build_results", "choose_baseline", "primary_of"]
 
 
 @dataclass
@@ -50,6 +59,13 @@ class _Cell:
     score_maps: list[Mapping[str, Any]] = field(default_factory=list)
     outputs: list[Mapping[str, Any]] = field(default_factory=list)
     errors: int = 0
+    unscored_reason: str = ""
+
+    def samples(self, only: set[str] | None = None) -> Samples:
+        """The cell's samples (those of the ``only`` example ids, when given)."""
+        keep = [k for k, i in enumerate(self.ids) if only is None or i in only]
+        return Samples([self.ids[k] for k in keep], [self.scores[k] for k in keep],
+                       [self.gold[k] for k in keep], [self.pred[k] for k in keep])
 
 
 def _rng(seed: int, *names: str) -> np.random.Generator:
@@ -67,7 +83,10 @@ def _collect(records: Iterable[Record], multi_model: bool, primary: Mapping[str,
         if rec.error is not None:
             cell.errors += 1
             continue
-        value = rec.scores.get(primary.get(rec.task, "label_accuracy"), {}).get("value")
+        score_map = rec.scores.get(primary.get(rec.task, "label_accuracy"), {})
+        value = score_map.get("value")
+        if value is None and not cell.unscored_reason:
+            cell.unscored_reason = str(score_map.get("explanation") or "not scored")
         cell.ids.append(rec.example_id)
         cell.scores.append(float("nan") if value is None else float(value))
         cell.score_maps.append(rec.scores)
@@ -99,7 +118,7 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
     Returns:
         The chosen name and a sentence saying why.
     """
-    scored = [c for c in candidates if c in dev_scores]
+    scored = [c for c in candidates if c in dev_scores and not math.isnan(dev_scores[c])]
     if not scored:
         return candidates[0], (f"no dev scores; using the first listed prompt variant "
                                f"{candidates[0]!r} (not chosen on test)")
@@ -112,49 +131,57 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
 def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
     # Several samples per example are averaged per example first: resampling draws examples.
-    # One 0/1 score per example gets Wilson's interval (not [1, 1] at 100%).
-    ci = mean_ci(clustered(cell.ids, cell.scores)[1], rng, resamples=resamples,
-                 confidence=conf)
+    # A per-example metric's 0/1 scores get Wilson's interval (not [1, 1] at 100%).
+    labels = list(task_cfg.get("labels", []))
+    ci = interval(metric_of(task_cfg), labels, cell.samples(), rng, resamples, conf)
     family = str(task_cfg.get("family", "classification"))
     entry: dict[str, Any] = {
         "name": name, "kind": kind, "model": model, "score": ci.estimate,
         "ci_low": ci.low, "ci_high": ci.high, "n": ci.n, "errors": cell.errors,
         "prompt_tokens_mean": _mean(cell.prompt_tokens),
         "completion_tokens_mean": _mean(cell.completion_tokens),
-        "scorers": scorer_summaries(cell.score_maps, rng, resamples, conf),
+        "scorers": scorer_summaries(cell.score_maps, rng, resamples, conf, cell.ids),
     }
+    if cell.unscored_reason:
+        entry["unscored"] = {"samples": int(np.isnan(np.asarray(cell.scores, float)).sum()),
+                             "reason": cell.unscored_reason}
     if family == "classification":
-        summary = summarize(cell.gold, cell.pred, task_cfg.get("labels", []))
+        summary = summarize(cell.gold, cell.pred, labels, sample_weights(cell.ids))
+        macro = TaskMetric("macro_f1", "label_accuracy", CORPUS_METRICS.get("macro_f1"))
         entry.update({
-            "metrics": {"accuracy": summary.accuracy, "macro_f1": summary.macro_f1,
+            "metrics": {"accuracy": _nan(mean_over_examples(cell.ids, cell.scores)),
+                        "macro_f1": _nan(score(macro, labels, cell.samples())),
                         "invalid_rate": summary.invalid_rate},
             "confusion": {"labels": list(summary.labels),
                           "matrix": [list(r) for r in summary.confusion]},
             "per_label": summary.per_label})
     else:
         entry.update(family_summary(family, cell.score_maps, cell.outputs, cell.gold, rng,
-                                    resamples, conf, recorded_normalize(task_cfg)))
+                                    resamples, conf, how=recorded_normalize(task_cfg),
+                                    ids=cell.ids))
     return entry
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
 
 
 def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
-             min_gain: float, kind: str = "binary") -> dict[str, Any]:
+             min_gain: float, task_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Candidate vs baseline on the test examples both scored (failed ones are dropped).
 
-    The interval agrees with the test at level ``conf`` (see ``compare``);
-    ``resamples`` is the bootstrap's and is not used by the paired comparison.
+    The interval agrees with the test at level ``conf`` (see ``compare`` and
+    :func:`~harness.analysis.corpus.corpus_compare`).
     """
     common = set(base.ids) & set(cand.ids)
-    # Every sample of the examples both scored; compare() averages samples per example.
-    ia = [i for i in base.ids if i in common]
-    av = [x for i, x in zip(base.ids, base.scores, strict=True) if i in common]
-    ib = [i for i in cand.ids if i in common]
-    bv = [x for i, x in zip(cand.ids, cand.scores, strict=True) if i in common]
-    c = compare(ia, av, ib, bv, kind, rng,  # type: ignore[arg-type]
-                confidence=conf, min_gain=min_gain, names=(baseline, candidate))
-    ua, ma = clustered(ia, av)
-    ub, mb = clustered(ib, bv)
+    # Every sample of the examples both scored; the metric averages samples per example.
+    a, b = base.samples(common), cand.samples(common)
+    c = compare_samples(metric_of(task_cfg), list(task_cfg.get("labels", [])), a, b, rng,
+                        resamples=resamples, confidence=conf, min_gain=min_gain,
+                        names=(baseline, candidate))
+    ua, ma = clustered(a.ids, a.scores)
+    ub, mb = clustered(b.ids, b.scores)
     b_of = dict(zip(ub, mb, strict=True))
     d = np.asarray([b_of[i] for i in ua], dtype=float) - ma
     dropped = len(set(base.ids) ^ set(cand.ids))
@@ -169,26 +196,27 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
 
 
 def _redo(base: _Cell, cand: _Cell, baseline: str, candidate: str,
-          seed_names: tuple[int, str, str, str], resamples: int, min_gain: float, kind: str,
-          conf: float) -> dict[str, Any]:
+          seed_names: tuple[int, str, str, str], resamples: int, min_gain: float,
+          task_cfg: Mapping[str, Any], conf: float) -> dict[str, Any]:
     """:func:`_compare` with a fresh generator of the same seed: the same test, any level."""
     return _compare(base, cand, baseline, candidate, _rng(*seed_names), resamples, conf,
-                    min_gain, kind)
+                    min_gain, task_cfg)
 
 
 def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
               rng: np.random.Generator, res: int, conf: float, min_gain: float,
-              kind: str) -> None:
+              task_cfg: Mapping[str, Any]) -> None:
     """Retrieval quality of rag variants and the knowledge-vs-behaviour label."""
     for v in entry["variants"]:
         if v["kind"] == "rag":
-            v["retrieval"] = retrieval_summary(cells[v["name"]]["test"].outputs)
+            cell = cells[v["name"]]["test"]
+            v["retrieval"] = retrieval_summary(cell.outputs, cell.ids)
     rag, lora = (best_variant(entry["variants"], k) for k in ("rag", "lora"))
     if rag is None:
         return
     by_cand = {c["candidate"]: c for c in entry["comparisons"]}
     lora_rag = None if lora is None else _compare(
-        cells[rag]["test"], cells[lora]["test"], rag, lora, rng, res, conf, min_gain, kind)
+        cells[rag]["test"], cells[lora]["test"], rag, lora, rng, res, conf, min_gain, task_cfg)
     entry["diagnosis"] = diagnose(by_cand.get(rag), by_cand.get(lora) if lora else None,
                                   lora_rag)
 
@@ -236,18 +264,19 @@ def build_results(run: RunRow, records: Iterable[Record],
                         or "test" in by_variant[n]), key=lambda n: _config_order(cfg, n))
         variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
         model_of = {n: n.split("@", 1)[1] if "@" in n else cfg["models"][0] for n in names}
-        dev = {n: float(np.nanmean(c["dev"].scores)) for n, c in by_variant.items()
-               if c["dev"].scores}
+        tcfg = task_cfgs[task_name]
+        metric = metric_of(tcfg)
+        dev = {n: d for n, c in by_variant.items()
+               if (d := score(metric, list(tcfg.get("labels", [])), c["dev"].samples()))
+               is not None}
         dev_tokens = {n: float(np.mean(c["dev"].prompt_tokens)) for n, c in by_variant.items()
                       if c["dev"].prompt_tokens}
         prompts = [n for n in names if variant_kind[n] == "prompt"] or names
-        tcfg = task_cfgs[task_name]
         family = str(tcfg.get("family", "classification"))
-        kind = scorer_kind(primary[task_name])
+        kind = "corpus" if metric.corpus else scorer_kind(primary[task_name])
         entry: dict[str, Any] = {"task": task_name, "family": family,
-                                 "metric": str(tcfg.get("metric") or (
-                                     "accuracy" if family == "classification"
-                                     else primary[task_name])),
+                                 "metric": "accuracy" if metric.name == "label_accuracy"
+                                 else metric.name,
                                  "scorer": primary[task_name], "score_kind": kind,
                                  "variants": [], "comparisons": []}
         if not names:
@@ -267,11 +296,11 @@ def build_results(run: RunRow, records: Iterable[Record],
             if n == baseline:
                 continue
             again = partial(_redo, base, by_variant[n]["test"], baseline, n,
-                            (seed, task_name, baseline, n), res, min_gain, kind)
+                            (seed, task_name, baseline, n), res, min_gain, tcfg)
             entry["comparisons"].append(again(conf))
             redo[id(entry["comparisons"][-1])] = again
         diagnoses.append(partial(_diagnose, entry, by_variant,
-                                 _rng(seed, task_name, "diagnosis"), res, conf, min_gain, kind))
+                                 _rng(seed, task_name, "diagnosis"), res, conf, min_gain, tcfg))
         if len(names) == 1:
             entry["note"] = "only one variant: no comparison is possible"
         tasks_out.append(entry)

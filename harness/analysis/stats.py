@@ -25,8 +25,9 @@ __all__ = ["Comparison", "binary_diff_sd", "clustered", "compare", "holm", "mcne
 
 ScoreKind = Literal["binary", "continuous"]
 _INTERVAL = {"mcnemar_exact": "melded exact, Fay & Lumbard 2021",
-             "paired_permutation": "sign-flip test inversion"}
-TestName = Literal["mcnemar_exact", "paired_permutation"]
+             "paired_permutation": "sign-flip test inversion",
+             "paired_bootstrap": "paired bootstrap percentile, Koehn 2004"}
+TestName = Literal["mcnemar_exact", "paired_permutation", "paired_bootstrap"]
 _Floats = NDArray[np.float64]
 
 _EXACT_MAX_N = 16

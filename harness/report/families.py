@@ -78,8 +78,9 @@ def _notes(variants: Sequence[Mapping[str, Any]]) -> list[str]:
         judge = v.get("judge")
         if isinstance(judge, Mapping):
             mean = _num(judge.get("mean_rating"))
+            rating = "no valid rating" if math.isnan(mean) else f"mean rating {mean:.2f}"
             notes.append(f"{v.get('name')}: judge asked {judge.get('asked')}, invalid answers "
-                         f"{judge.get('invalid')}, mean rating {mean:.2f}")
+                         f"{judge.get('invalid')}, {rating}")
     first = variants[0] if variants else {}
     clf = first.get("style_classifier")
     if isinstance(clf, Mapping):

@@ -1,6 +1,9 @@
 """The side-by-side view: each test example with every variant's output and score.
 
-Rows come from the store's records (test split, sample 0). The example
+Rows come from the store's records (test split). With several samples per
+example the output shown is sample 0's and the score is the mean over the
+example's samples (:func:`harness.analysis.metric.example_means`), the
+number the report averages. The example
 inputs are not stored in records, so they are read from the task file named
 in the run's config when it still loads; otherwise the example id stands
 in for the input. Every input, reference, output and explanation is
@@ -15,10 +18,11 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
+from harness.analysis.metric import example_means
 from harness.answers import strict_object
 from harness.errors import UsageError
 from harness.scoring.fields import compare, pointer, recorded_normalize
@@ -55,6 +59,7 @@ class Cell:
         error: Why the example failed (no output), or None.
         explanation: The scorer's one-line explanation.
         passages: Retrieved passages shown to a RAG variant.
+        samples: How many scored samples ``score`` is the mean of.
         fields: For a JSON answer with a JSON reference, ``(key, value, status)``
             per flattened field, status ``ok``, ``bad`` (wrong value), ``extra``
             (not in the reference) or ``miss`` (value: the reference's): the
@@ -69,6 +74,7 @@ class Cell:
     explanation: str = ""
     passages: tuple[str, ...] = ()
     fields: tuple[tuple[str, str, str], ...] = ()
+    samples: int = 1
 
 
 def field_diff(prediction: Any, reference: str, how: Normalize | None = None
@@ -181,14 +187,20 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
                for t in run.config.get("tasks", [])}
     norms = {str(t.get("name")): recorded_normalize(t) for t in run.config.get("tasks", [])}
     rows: dict[str, dict[str, Row]] = {}
+    samples: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
     for rec in records:
-        if rec.split != "test" or rec.sample != 0:
+        if rec.split != "test":
             continue
         name = f"{rec.variant}@{rec.model}" if multi else rec.variant
-        task_rows = rows.setdefault(rec.task, {})
-        row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
-        row.cells[name] = _cell(rec, primary.get(rec.task, "label_accuracy"),
-                                norms.get(rec.task))
+        cell = _cell(rec, primary.get(rec.task, "label_accuracy"), norms.get(rec.task))
+        ids, scores = samples.setdefault((rec.task, name), ([], []))
+        ids.append(rec.example_id)
+        scores.append(math.nan if cell.score is None else cell.score)
+        if rec.sample == 0:
+            task_rows = rows.setdefault(rec.task, {})
+            row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
+            row.cells[name] = cell
+    _mean_of_samples(rows, samples)
     out: dict[str, TaskExamples] = {}
     for entry in run.config.get("tasks", []):
         name = str(entry.get("name"))
@@ -201,6 +213,18 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
             rank.get(r.example_id, len(rank)), _natural(r.example_id)))
         out[name] = TaskExamples(name, ordered, note)
     return out
+
+
+def _mean_of_samples(rows: Mapping[str, Mapping[str, Row]],
+                     samples: Mapping[tuple[str, str], tuple[list[str], list[float]]]) -> None:
+    """Replace each shown cell's score by the mean over its example's samples."""
+    for (task, name), (ids, scores) in samples.items():
+        if len(set(ids)) == len(ids):
+            continue  # one sample per example: the shown score is the example's
+        for ex_id, (mean, k) in example_means(ids, scores).items():
+            row = rows.get(task, {}).get(ex_id)
+            if row is not None and name in row.cells:
+                row.cells[name] = replace(row.cells[name], score=mean, samples=k)
 
 
 def _flags(row: Row, baseline: str | None, candidates: Sequence[str]) -> list[str]:
@@ -234,7 +258,8 @@ def _cell_html(cell: Cell | None) -> str:
         return '<td class="na">not run</td>'
     if cell.error is not None:
         return f'<td class="err"><b>failed</b>: {_clip(cell.error, 200)}</td>'
-    score = "n/a" if cell.score is None else f"{cell.score:g}"
+    score = "n/a" if cell.score is None else f"{cell.score:g}" + (
+        f" (mean of {cell.samples} samples)" if cell.samples > 1 else "")
     css = "inv" if cell.invalid else "ok" if cell.score == 1.0 else \
         "bad" if cell.score == 0.0 else "mid"
     tag = ' <span class="tag">invalid</span>' if cell.invalid else ""

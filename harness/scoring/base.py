@@ -53,6 +53,7 @@ class Score:
 
 ScorerFn = Callable[[Example, Output], Score]
 TaskScorerFn = Callable[[Example, Output, Task], Score]
+UndefinedFn = Callable[[Example, Task], str | None]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,13 @@ class ScorerInfo:
     ``kind`` picks the paired test: McNemar for ``binary``, a paired
     permutation test for ``continuous``. ``task_fn`` is set for scorers that
     need the task (its schema, glossary, style classifier); ``applies`` says
-    whether the scorer runs for a given task at all.
+    whether the scorer runs for a given task at all, and ``requires`` says in
+    words what it needs (for the message when it does not). ``undefined``
+    gives the reason an example cannot be scored whatever the output (e.g.
+    its reference uses no glossary term), else None; the scorer returns
+    :meth:`Score.unscored` with that reason, and loading refuses a task whose
+    metric is undefined on every test example
+    (:func:`harness.scoring.metrics.check_metric`).
     """
 
     name: str
@@ -72,6 +79,8 @@ class ScorerInfo:
     kind: Literal["binary", "continuous"] = "binary"
     task_fn: TaskScorerFn | None = None
     applies: Callable[[Task], bool] | None = None
+    requires: str = ""
+    undefined: UndefinedFn | None = None
 
     def score(self, task: Task, example: Example, output: Output) -> Score:
         """Score one example of ``task``."""
@@ -97,16 +106,20 @@ def scorer(name: str, family: str, *, higher_is_better: bool = True,
 
 def task_scorer(name: str, family: str, *, higher_is_better: bool = True,
                 kind: Literal["binary", "continuous"] = "binary",
-                applies: Callable[[Task], bool] | None = None
+                applies: Callable[[Task], bool] | None = None, requires: str = "",
+                undefined: UndefinedFn | None = None
                 ) -> Callable[[TaskScorerFn], TaskScorerFn]:
-    """Register ``fn(example, output, task)`` as scorer ``name`` for ``family``."""
+    """Register ``fn(example, output, task)`` as scorer ``name`` for ``family``.
+
+    ``applies``/``requires`` and ``undefined`` are as in :class:`ScorerInfo`.
+    """
 
     def deco(fn: TaskScorerFn) -> TaskScorerFn:
         def no_task(example: Example, output: Output) -> Score:
             raise TypeError(f"scorer {name!r} needs the task: call ScorerInfo.score")
 
         SCORERS.add(name, ScorerInfo(name, family, no_task, higher_is_better, kind, fn,
-                                     applies))
+                                     applies, requires, undefined))
         return fn
 
     return deco

@@ -46,12 +46,15 @@ class ClassificationSummary:
 
 
 def summarize(gold: Sequence[str], pred: Sequence[str | None],
-              labels: Sequence[str]) -> ClassificationSummary:
+              labels: Sequence[str], weights: Sequence[float] | None = None
+              ) -> ClassificationSummary:
     """Accuracy, macro-F1 over the task's labels, confusion and invalid rate.
 
     Invalid predictions (``None``) count as wrong and appear as an extra
     ``<invalid>`` column in the confusion matrix. With no examples (a split
     that was not run, or whose every example failed) the metrics are NaN.
+    ``weights`` (one per prediction; 1/k for each of an example's k samples)
+    weigh the rates and per-label scores; the confusion matrix counts outputs.
     """
     if len(gold) != len(pred):
         raise ValueError("gold and pred differ in length")
@@ -65,16 +68,18 @@ def summarize(gold: Sequence[str], pred: Sequence[str | None],
                        for lab in labels})
     p = [x if x is not None else INVALID for x in pred]
     cols = list(labels) + ([INVALID] if INVALID in p else [])
-    acc = float(np.mean([g == q for g, q in zip(gold, p, strict=True)]))
-    f1 = float(f1_score(gold, p, labels=list(labels), average="macro", zero_division=0))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    acc = float(np.average([g == q for g, q in zip(gold, p, strict=True)], weights=w))
+    f1 = float(f1_score(gold, p, labels=list(labels), average="macro", zero_division=0,
+                        sample_weight=w))
     cm = confusion_matrix(gold, p, labels=cols)
     prec, rec, f1s, sup = precision_recall_fscore_support(
-        gold, p, labels=list(labels), zero_division=0)
+        gold, p, labels=list(labels), zero_division=0, sample_weight=w)
     per_label = {lab: {"precision": float(prec[i]), "recall": float(rec[i]),
-                       "f1": float(f1s[i]), "support": int(sup[i])}
+                       "f1": float(f1s[i]), "support": round(float(sup[i]))}
                  for i, lab in enumerate(labels)}
     return ClassificationSummary(
         n=n, accuracy=acc, macro_f1=f1,
-        invalid_rate=float(np.mean([x is None for x in pred])),
+        invalid_rate=float(np.average([x is None for x in pred], weights=w)),
         labels=tuple(cols), confusion=tuple(tuple(int(v) for v in row) for row in cm),
         per_label=per_label)

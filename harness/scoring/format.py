@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.answers import answer_value, read_gold
 from harness.scoring.base import Output, Score, task_scorer
-from harness.scoring.fields import Comparison, compare, pointer
+from harness.scoring.fields import Comparison, compare, leaves, pointer
 from harness.tasks import Example, FormatTask, Task
 
 
@@ -70,7 +70,7 @@ def _why_failed(output: Output) -> str:
     return f"unparseable output ({err}): {output.text[:60]!r}"
 
 
-@task_scorer("parse_strict", family="format", applies=_is_json)
+@task_scorer("parse_strict", family="format", applies=_is_json, requires="format: json")
 def parse_strict(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the whole output is exactly one JSON object."""
     how = output.detail.get("parse")
@@ -80,7 +80,7 @@ def parse_strict(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, f"not strict JSON ({err})", {"parse": how})
 
 
-@task_scorer("parse_lenient", family="format", applies=_is_json)
+@task_scorer("parse_lenient", family="format", applies=_is_json, requires="format: json")
 def parse_lenient(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the one JSON object in the output could be taken (saying when extracted)."""
     how = output.detail.get("parse")
@@ -93,7 +93,8 @@ def parse_lenient(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, _why_failed(output), {"extracted": False})
 
 
-@task_scorer("schema_valid", family="format", applies=_has_schema)
+@task_scorer("schema_valid", family="format", applies=_has_schema,
+             requires="format: json with a 'schema'")
 def schema_valid(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the parsed object validates against the task's JSON Schema."""
     if output.prediction is None:
@@ -109,9 +110,17 @@ def schema_valid(example: Example, output: Output, task: Task) -> Score:
                  {"parsed": True, "errors": len(errors)})
 
 
+def _gold_unscorable(example: Example, task: Task) -> str | None:
+    """Why field scores are undefined on ``example``: its gold answer has no fields."""
+    gold = _gold(task, example)
+    if gold is None:
+        return "the gold output does not parse"
+    return None if any(True for _ in leaves(gold)) else "the gold answer has no fields"
+
+
 def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Score, Score]:
-    if _gold(task, example) is None:
-        bad = Score.unscored("the gold output does not parse")
+    if (why := _gold_unscorable(example, task)) is not None:
+        bad = Score.unscored(why)
         return bad, bad, bad
     cmp = _compare(task, example, output)
     if cmp is None:
@@ -130,19 +139,22 @@ def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Sc
             Score(f1, f"F1 {f1:.2f}: {why}{tail}", detail))
 
 
-@task_scorer("field_precision", family="format", kind="continuous")
+@task_scorer("field_precision", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_precision(example: Example, output: Output, task: Task) -> Score:
     """Share of the predicted answer's fields that match the gold answer's."""
     return _prf_scores(example, output, task)[0]
 
 
-@task_scorer("field_recall", family="format", kind="continuous")
+@task_scorer("field_recall", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_recall(example: Example, output: Output, task: Task) -> Score:
     """Share of gold fields the prediction has."""
     return _prf_scores(example, output, task)[1]
 
 
-@task_scorer("field_f1", family="format", kind="continuous")
+@task_scorer("field_f1", family="format", kind="continuous",
+             undefined=_gold_unscorable)
 def field_f1(example: Example, output: Output, task: Task) -> Score:
     """Harmonic mean of field precision and recall."""
     return _prf_scores(example, output, task)[2]
@@ -164,7 +176,7 @@ def exact_match(example: Example, output: Output, task: Task) -> Score:
                  f"{', '.join(wrong[:3])}", {"differs": wrong[:10]})
 
 
-@task_scorer("regex_match", family="format", applies=_is_regex)
+@task_scorer("regex_match", family="format", applies=_is_regex, requires="format: regex")
 def regex_match(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output's first line fully matches the task's regex."""
     if output.prediction is None:

@@ -57,7 +57,20 @@ def _has_glossary(task: Task) -> bool:
     return bool(glossary(task))
 
 
-@task_scorer("expansion_accuracy", family="terminology", applies=_is_expansion)
+def _needed(example: Example, task: Task) -> list[str]:
+    """The glossary's preferred forms that the example's reference uses."""
+    how = _spec(task).normalize
+    ref = norm_text(example.target, how)
+    return [e.preferred for e in glossary(task) if _contains(ref, norm_text(e.preferred, how))]
+
+
+def _no_required_term(example: Example, task: Task) -> str | None:
+    """Why required-term recall is undefined on ``example`` (None when it is defined)."""
+    return None if _needed(example, task) else "the reference uses no glossary term"
+
+
+@task_scorer("expansion_accuracy", family="terminology", applies=_is_expansion,
+             requires="mode: expansion")
 def expansion_accuracy(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the normalised output is exactly the gold long form."""
     how = _spec(task).normalize
@@ -70,15 +83,14 @@ def expansion_accuracy(example: Example, output: Output, task: Task) -> Score:
 
 
 @task_scorer("required_term_recall", family="terminology", kind="continuous",
-             applies=_has_glossary)
+             applies=_has_glossary, requires="a non-empty 'glossary'",
+             undefined=_no_required_term)
 def required_term_recall(example: Example, output: Output, task: Task) -> Score:
     """Share of the preferred forms the reference uses that the output also uses."""
-    spec = _spec(task)
-    how = spec.normalize
-    ref = norm_text(example.target, how)
-    needed = [e.preferred for e in glossary(task) if _contains(ref, norm_text(e.preferred, how))]
+    how = _spec(task).normalize
+    needed = _needed(example, task)
     if not needed:
-        return Score.unscored("the reference uses no glossary term")
+        return Score.unscored(str(_no_required_term(example, task)))
     out = norm_text(output.prediction or "", how)
     found = [t for t in needed if _contains(out, norm_text(t, how))]
     missing = [t for t in needed if t not in found]
@@ -89,7 +101,7 @@ def required_term_recall(example: Example, output: Output, task: Task) -> Score:
 
 
 @task_scorer("forbidden_term_rate", family="terminology", higher_is_better=False,
-             applies=_has_glossary)
+             applies=_has_glossary, requires="a non-empty 'glossary'")
 def forbidden_term_rate(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output uses a forbidden variant of a glossary term (lower is better)."""
     spec = _spec(task)

@@ -190,7 +190,8 @@ def _has_judge(task: Task) -> bool:
     return _spec(task).judge is not None
 
 
-@task_scorer("judge_rubric", family="tone", kind="continuous", applies=_has_judge)
+@task_scorer("judge_rubric", family="tone", kind="continuous", applies=_has_judge,
+             requires="a 'judge'")
 def judge_rubric(example: Example, output: Output, task: Task) -> Score:
     """The judge's rating rescaled to 0..1; an invalid answer is flagged and counted."""
     verdict = output.detail.get("judge")
