@@ -81,7 +81,7 @@ def test_ref_to_a_sibling_file_resolves_and_validates(tmp_path: Path) -> None:
     score = schema_valid(example, Output(bad, bad), task)
     # The sibling's own $defs entry applies: 3 is not a string, at addr/street.
     assert (score.value, score.explanation) == (
-        0.0, "1 schema error(s); first at addr/street: 3 is not of type 'string'")
+        0.0, "1 schema error(s); first at /addr/street: 3 is not of type 'string'")
     # The sibling is part of the task: editing it changes the task's digest.
     (tmp_path / "address.json").write_text(json.dumps({**address, "title": "Address"}))
     assert load_task(tmp_path / "t.yaml").digest != task.digest
