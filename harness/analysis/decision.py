@@ -200,7 +200,11 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
         rag = _pick(task, "rag")
         training = (trainings.get((task["task"], cand))
                     or trainings.get((task["task"], cand.split("@")[0])))
-        econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0), training)
+        try:
+            econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0), training)
+        except ValueError as exc:  # a measured input is missing (every output failed)
+            econ = None
+            task["economics_note"] = f"economics not computed: {exc}"
         task["training"] = training
         task["economics"] = _econ_json(econ) if econ else None
         v = decide(_comparison(by_cand[cand], conf), econ, decision["min_gain"],

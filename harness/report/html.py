@@ -217,7 +217,8 @@ def _p(x: object) -> str:
 def _economics_table(task: Mapping[str, Any]) -> str:
     econ = task.get("economics")
     if not isinstance(econ, Mapping):
-        return ""
+        note = task.get("economics_note")
+        return f'<p class="note">Note: {_e(note)}.</p>' if note else ""
     flat: list[tuple[str, object]] = []
     for key, value in econ.items():
         if isinstance(value, Mapping):

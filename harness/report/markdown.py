@@ -64,8 +64,9 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
                        f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
         out.append("")
     out += rag_lines(t)
-    if t.get("note"):
-        out += [f"Note: {t['note']}.", ""]
+    for key in ("note", "economics_note"):
+        if t.get(key):
+            out += [f"Note: {t[key]}.", ""]
     return out
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from harness.analysis.results import build_results, choose_baseline
+from harness.report.markdown import render_markdown
 from harness.store import Record, RunRow
 
 MODEL = "fake:keyword"
@@ -177,3 +178,23 @@ def test_variant_without_test_records_does_not_crash():
     assert all(math.isnan(v["metrics"]["accuracy"]) for v in task["variants"])
     (c,) = task["comparisons"]
     assert c["n"] == 0 and c["note"] == "fewer than 2 paired examples"
+
+
+def test_economics_that_cannot_be_priced_is_a_note_not_a_crash():
+    # cost_per_error prices errors avoided, but every test output of the candidate failed,
+    # so its error rate is unknown: the task keeps its verdict (INCONCLUSIVE: 0 pairs) and
+    # says why there is no economics, instead of a ValueError out of the gate.
+    run = _run(variants=(("p1", "prompt"), ("ft", "lora")))
+    run.config["spec"]["economics"] = {"price_in_per_mtok": 1.0, "price_out_per_mtok": 1.0,
+                                       "calls_per_month": 1000, "cost_per_error": 0.01,
+                                       "labelling_cost_per_example": 0.0,
+                                       "gpu_price_per_hour": 1.0, "training_hours": 0.5}
+    recs = (_cell("p1", "dev", GOLD_DEV, GOLD_DEV) + _cell("p1", "test", GOLD_TEST, GOLD_TEST)
+            + _cell("ft", "dev", GOLD_DEV, GOLD_DEV)
+            + _cell("ft", "test", GOLD_TEST, GOLD_TEST, error="transient: boom"))
+    task = build_results(run, recs)["tasks"][0]
+    assert task["economics"] is None
+    assert task["economics_note"].startswith("economics not computed: error_rate is missing")
+    assert task["verdict"]["label"].startswith("INCONCLUSIVE")
+    results = build_results(run, recs)
+    assert "Note: economics not computed: error_rate is missing" in render_markdown(results)
