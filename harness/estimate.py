@@ -3,7 +3,10 @@
 Builds exactly the requests the runner would send (so it can tell which the
 store already has cached), counts prompt tokens with each backend's own
 tokenizer (no model call is made) and prices the rest with the config's
-``economics`` prices when given.
+``economics`` prices when given. A ``lora`` variant whose adapter must be
+trained first is listed with its estimated training time
+(:mod:`harness.estimate_training`); its requests go to an adapter that does
+not exist yet, so none of them is cached.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from harness.backends.base import BackendOptions, GenRequest, ScoreRequest, create
 from harness.cache import CachedModel
 from harness.config import RunConfig
+from harness.estimate_training import TrainingPlan, plan_adapter
 from harness.predict import generation_request, label_continuations, uses_logprobs
 from harness.runner import sample_split
 from harness.store import Store, cache_key
@@ -62,26 +66,59 @@ def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
             yield "generate", generation_request(model, task, prompt)
 
 
+def _row(cfg: RunConfig, store: Store, model: CachedModel, task: Task, variant: Variant,
+         identity: dict[str, str | None] | None, name: str) -> EstimateRow:
+    """Count one (task, variant)'s requests; ``identity`` None: nothing can be cached yet."""
+    n = cached = p_tok = c_tok = 0
+    for kind, req in _requests(cfg, model, task, variant):
+        n += 1
+        p_tok += model.backend.count_tokens(req.prompt)
+        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
+        if identity is not None:
+            key = cache_key(identity, kind, dataclasses.asdict(req))
+            cached += store.get_response(key) is not None
+    return EstimateRow(task.name, variant.name, name, n, cached, p_tok, c_tok)
+
+
 def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
-    """Count the run's requests and tokens without calling any model."""
-    rows = []
+    """Count the run's requests and tokens without calling any model.
+
+    Raises:
+        UsageError: A backend cannot be created, or a given adapter is missing.
+    """
+    return plan_run(cfg, store)[0]
+
+
+def plan_run(cfg: RunConfig, store: Store) -> tuple[list[EstimateRow], list[TrainingPlan]]:
+    """Count the run's requests and tokens, and the adapters it trains first, calling no model.
+
+    Raises:
+        UsageError: A backend cannot be created, or a given adapter is missing.
+    """
+    rows, trainings = [], []
+    options = BackendOptions(seed=cfg.spec.seed)
     for spec in cfg.models:
-        backend = create(spec, BackendOptions(seed=cfg.spec.seed))
+        backend = create(spec, options)
         model = CachedModel(backend, store)
         try:
             for task in cfg.tasks:
                 for variant in cfg.variants:
-                    if not variant.applies_to(task):
+                    if not variant.applies_to(task) or not cfg.runs(variant, spec):
                         continue
-                    n = cached = p_tok = c_tok = 0
-                    for kind, req in _requests(cfg, model, task, variant):
-                        n += 1
-                        p_tok += backend.count_tokens(req.prompt)
-                        c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
-                        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
-                        cached += store.get_response(key) is not None
-                    rows.append(EstimateRow(task.name, variant.name, str(spec), n, cached,
-                                            p_tok, c_tok))
+                    target, training = plan_adapter(task, variant, spec, store.root)
+                    if training is not None:
+                        trainings.append(training)
+                        rows.append(_row(cfg, store, model, task, variant, None, str(spec)))
+                    elif target == spec:
+                        rows.append(_row(cfg, store, model, task, variant, backend.identity,
+                                         str(spec)))
+                    else:  # a trained or given adapter: its own cache keys
+                        adapted = create(target, options)
+                        try:
+                            rows.append(_row(cfg, store, model, task, variant,
+                                             adapted.identity, str(spec)))
+                        finally:
+                            adapted.close()
         finally:
             backend.close()
-    return rows
+    return rows, trainings

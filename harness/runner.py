@@ -28,6 +28,7 @@ from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import UsageError
 from harness.predict import PromptPlan, make_plan, predict
+from harness.progress import ExampleCallback, RunListener, StepTracker, as_listener
 from harness.scoring.base import Output, score_all
 from harness.store import Record, Store
 from harness.tasks import Example, Task
@@ -36,7 +37,7 @@ from harness.variants.prompt import Variant, select_shots
 from harness.variants.rag import open_for
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str], None]
+Progress = RunListener | ExampleCallback
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class Runner:
         config: The loaded run config.
         store: The store to read and write.
         options: Backend creation options.
-        progress: Called as ``(done, total, label)`` after each example.
+        progress: A :class:`~harness.progress.RunListener` (steps, examples, training
+            lines), or a callable called as ``(done, total, label)`` after each example.
         fresh: Ignore cached responses (still writing new ones): a nightly job
             against a model that may have changed behind the same name.
     """
@@ -137,7 +139,7 @@ class Runner:
         self.fresh = fresh
         self.store = store
         self.options = options
-        self.progress = progress or (lambda done, total, label: None)
+        self.progress = as_listener(progress)
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
                ) -> Iterator[tuple[Task, Variant, list[_Unit]]]:
@@ -175,6 +177,7 @@ class Runner:
             self.store.claim_run(run_id)
         done = self.store.done_keys(run_id)
         total, finished = self._total(), len(done)
+        self.progress.run_started(run_id, total, finished, resumed)
         counts = {"records": 0, "errors": 0, "calls": 0, "hits": 0, "retries": 0}
         status = "interrupted"
         try:
@@ -196,7 +199,7 @@ class Runner:
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
                 for task, variant, units in groups:
                     resolved = resolve_adapter(task, variant, spec, self.store.root,
-                                               lambda line: log.info("train: %s", line))
+                                               self._training_lines(task, variant))
                     if resolved.training is not None:
                         # Several models: the analysis names variants "variant@model".
                         name = (variant.name if len(self.config.models) == 1
@@ -221,6 +224,13 @@ class Runner:
                 counts["retries"] += model.retries
                 model.backend.close()
 
+    def _training_lines(self, task: Task, variant: Variant) -> Callable[[str], None]:
+        """Where an on-the-spot training's stage and epoch lines go."""
+        def line(text: str) -> None:
+            self.progress.note(f"train {task.name}/{variant.name}: {text}")
+
+        return line
+
     def _model(self, spec: ModelSpec, models: dict[str, CachedModel]) -> CachedModel:
         """The cached model for ``spec`` (base or base + adapter), created once."""
         key = str(spec)
@@ -244,12 +254,15 @@ class Runner:
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
         warn_echo_volume(model, plan, len(units), label)
+        steps = StepTracker(self.progress, plan.task.name, plan.variant.name,
+                            str(units[0].model), (u.split for u in units))
         limit = 2 * min(self.config.spec.concurrency,
                         model.backend.capabilities.max_concurrency)
         try:
             while True:
                 for unit in queue:
                     pending[pool.submit(predict, model, plan, unit.example, unit.sample)] = unit
+                    steps.submitted(unit.split)
                     if len(pending) >= limit:
                         break
                 if not pending:
@@ -267,7 +280,8 @@ class Runner:
                     self.store.put_record(rec)
                     counts["records"] += 1
                     finished += 1
-                    self.progress(finished, total, label)
+                    steps.completed(unit.split, rec.error is not None)
+                    self.progress.example_done(finished, total, label)
         except BaseException:
             for fut in pending:
                 fut.cancel()
