@@ -27,7 +27,8 @@ from harness.cli import main
 CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
 BASE = CORPUS / "_base"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "case.yaml").is_file())
-PROGRESS_LINE = re.compile(r"\d\d:\d\d:\d\d (starting run|resuming run|start |done  |progress: |train )")
+PROGRESS_LINE = re.compile(r"\d\d:\d\d:\d\d "
+                           r"(starting run|resuming run|start |done  |progress: |train )")
 KEYS = {"what", "argv", "file", "line", "field", "expect", "delete", "env", "requires"}
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADLINE = "MIXED: fine-tuning justified on 1 of 2 tasks; beta_route: not justified (gain too small)"
+HEADLINE = ("MIXED: fine-tuning justified on 1 of 2 tasks; beta_route: not justified "
+            "(gain too small)")
 GATE_LINE = ("gate: fails (exit 1) because 1 task fails (it passes only when every task "
              "justifies fine-tuning)")
 
