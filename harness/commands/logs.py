@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.commands.screen import err, silence
-from harness.quiet import BAR_SWITCHES
+from harness.quiet import BAR_SWITCHES, adopt_transformers_logging
 
 __all__ = ["PROGRESS", "Logs"]
 
@@ -171,6 +171,8 @@ class Logs:
         root.addHandler(self._console)
         root.addHandler(self._file)
         logging.captureWarnings(True)
+        if "transformers" in sys.modules:  # imported already: its handler, its bars
+            adopt_transformers_logging()
 
     def open_run_log(self, path: Path) -> Path | None:
         """Write the log to ``path`` from now on (appending); None when it cannot be written."""
