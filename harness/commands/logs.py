@@ -49,7 +49,7 @@ class _ConsoleFilter(logging.Filter):
             return not self.terminal or bool(getattr(record, "screen", False))
         if _under(record.name, "harness"):
             return self.verbose or record.levelno >= logging.WARNING
-        return self.verbose
+        return self.verbose and record.levelno >= logging.INFO
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -82,12 +82,18 @@ class _Console(logging.Handler):
             pass
 
 
+def _not_third_party_debug(record: logging.LogRecord) -> bool:
+    """Other libraries' DEBUG records stay out (HTTP clients print raw headers: keys)."""
+    return _under(record.name, "harness") or record.levelno >= logging.INFO
+
+
 class _RunLog(logging.Handler):
     """The run's log file: records are held in memory until :meth:`open` names the file."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.setFormatter(logging.Formatter(_FILE_FORMAT))
+        self.addFilter(_not_third_party_debug)
         self._held: deque[str] = deque(maxlen=_BUFFER)
         self._file: TextIO | None = None
         self._gone = False  # no file after all: records are dropped
@@ -162,12 +168,16 @@ class Logs:
                 if key not in os.environ:  # the user's own setting wins
                     os.environ[key] = value
                     self._env.append(key)
-        levels = {"": logging.INFO, "harness": logging.DEBUG, **_CHATTY}
+        root = logging.getLogger()
+        # INFO at least (a caller's DEBUG is kept); third-party DEBUG never reaches a handler
+        # of ours (the filters), tunegate's always reaches the file.
+        caller_debug = root.getEffectiveLevel() <= logging.DEBUG  # e.g. a test's caplog
+        levels = {"": min(root.getEffectiveLevel(), logging.INFO), "harness": logging.DEBUG,
+                  **({} if caller_debug else _CHATTY)}
         for name, level in levels.items():
             logger = logging.getLogger(name)
             self._levels[name] = logger.level
             logger.setLevel(level)
-        root = logging.getLogger()
         root.addHandler(self._console)
         root.addHandler(self._file)
         logging.captureWarnings(True)

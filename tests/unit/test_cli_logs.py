@@ -205,3 +205,20 @@ def test_duration(seconds, text):
 
 def test_step_prints_like_a_path():
     assert str(Step("t", "v", "fake:keyword", "dev")) == "t / v / fake:keyword / dev"
+
+
+def test_no_third_party_debug_in_the_log_even_under_a_callers_debug(project, tmp_path,
+                                                                    caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)  # a caller (here: the test) asked for everything
+
+    def chatty_score(self, request, _score=FakeBackend.score):
+        logging.getLogger("httpcore.http11").debug("send_request_headers: Bearer sk-SECRET")
+        logging.getLogger("harness.backends.fake").debug("our own detail")
+        return _score(self, request)
+
+    monkeypatch.setattr(FakeBackend, "score", chatty_score)
+    assert _run(project, tmp_path) == 0
+    log = _log(tmp_path)
+    assert "sk-SECRET" not in log  # HTTP clients' debug lines carry raw headers
+    assert "DEBUG harness.backends.fake: our own detail" in log  # ours always go there
+    assert logging.getLogger().level == logging.DEBUG  # the caller's level, restored
