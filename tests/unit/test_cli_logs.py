@@ -222,3 +222,35 @@ def test_no_third_party_debug_in_the_log_even_under_a_callers_debug(project, tmp
     assert "sk-SECRET" not in log  # HTTP clients' debug lines carry raw headers
     assert "DEBUG harness.backends.fake: our own detail" in log  # ours always go there
     assert logging.getLogger().level == logging.DEBUG  # the caller's level, restored
+
+
+def test_compare_base_ends_with_the_table_and_headline(tmp_path, capsys, monkeypatch):
+    import json
+
+    from harness import compare_base as cb
+
+    report = tmp_path / "rep" / "r1"
+    report.mkdir(parents=True)
+    (report / "results.json").write_text(json.dumps({"confidence": 0.95, "tasks": [{
+        "task": "codes", "variants": [{"name": "ft@embedded", "score": 0.8},
+                                      {"name": "p@embedded:q8_0", "score": 0.4}],
+        "comparisons": [{"candidate": "ft@embedded", "delta": 0.4, "ci_low": 0.2,
+                         "ci_high": 0.6}]}]}))
+    decision = cb.BaseDecision("codes", cb.RETRAIN, "prompting the new base does not match",
+                               "ft@embedded", "p@embedded:q8_0", None)
+
+    def fake(config, old, new, **kw):
+        kw["progress"].run_started("r1", 10, 0, False)
+        return cb.CompareBaseResult("r1", report, [decision], None)
+
+    monkeypatch.setattr(cb, "compare_base", fake)
+    assert main(["compare-base", "x.yaml", "--old", "embedded", "--new", "embedded:q8_0",
+                 "--store", str(tmp_path / "st"), "--reports", str(tmp_path / "rep")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "codes: RETRAIN: prompting the new base does not match"
+    # old adapter 80.0 against the new base's prompt 40.0: +40.0 points [+20.0, +60.0].
+    (row,) = [x for x in lines if x.startswith("codes ")]
+    assert row.split("  ")[0] == "codes" and "p@embedded:q8_0 40.0 (best on dev)" in row
+    assert "ft@embedded 80.0" in row and "+40.0 [+20.0, +60.0]" in row and "RETRAIN" in row
+    assert "RETRAIN" in lines and f"summary: {report / 'compare_base.md'}" in lines
+    assert f"log:     {tmp_path / 'st' / 'logs' / 'r1.log'}" in lines
