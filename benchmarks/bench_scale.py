@@ -27,7 +27,8 @@ from harness.backends import BackendOptions, ScoreRequest, create, parse_spec
 from harness.config import load_config
 from harness.predict import label_continuations
 from harness.report import write_report
-from harness.runner import Runner, sample_split
+from harness.runner import Runner
+from harness.sampling import sample_split
 from harness.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,6 +6,9 @@ tokenizer (no model call is made) and prices the rest with the config's
 ``economics`` prices when given. Where a backend enforces a context window
 (the local ones), it also lists the examples whose request will not fit:
 the run records each as a failed example, so they are worth knowing first.
+A ``lora`` variant whose adapter must be trained first is listed with its
+estimated training time (:mod:`harness.estimate_training`); its requests go
+to an adapter that does not exist yet, so none of them is cached.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from harness.backends.base import BackendOptions, GenRequest, ModelSpec, ScoreRe
 from harness.backends.context import needed_tokens
 from harness.cache import CachedModel
 from harness.config import RunConfig
+from harness.estimate_training import TrainingPlan, plan_adapter
 from harness.predict import generation_request, label_continuations, uses_logprobs
-from harness.runner import sample_split
+from harness.sampling import sample_split
 from harness.search_run import dev_order
 from harness.store import Store, cache_key
 from harness.tasks import ClassificationTask, Example, Task
@@ -109,8 +113,12 @@ def _too_long(spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
 
 
 def _row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
-         only: Sequence[Example] | None = None, samples: int = 1) -> EstimateRow:
-    """The traffic of one (task, variant, model), ``samples`` requests per example."""
+         identity: dict[str, str | None] | None, only: Sequence[Example] | None = None,
+         samples: int = 1) -> EstimateRow:
+    """One (task, variant, model)'s traffic, ``samples`` requests per example.
+
+    ``identity`` None: nothing can be cached yet (an adapter still to train).
+    """
     backend, store = model.backend, model.store
     n = cached = p_tok = c_tok = 0
     too_long = []
@@ -121,8 +129,9 @@ def _row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task, varian
             too_long.append(over)
         p_tok += backend.count_tokens(req.prompt)
         c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
-        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
-        cached += store.get_response(key) is not None
+        if identity is not None:
+            key = cache_key(identity, kind, dataclasses.asdict(req))
+            cached += store.get_response(key) is not None
     return EstimateRow(task.name, variant.name, str(spec), n * samples, cached * samples,
                        p_tok * samples, c_tok * samples, tuple(too_long))
 
@@ -146,7 +155,8 @@ def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel) -> list[Es
         test = sample_split(task, "test", cfg.spec.limit.get("test"), cfg.spec.seed)
         rounds = task_schedule(search, len(cands), len(dev), samples, len(searched))
         first = dev_order(task, dev, cfg.spec.seed)[: rounds[0].examples]
-        mine = [_row(cfg, spec, model, task, c.variant, first, samples) for c in cands]
+        mine = [_row(cfg, spec, model, task, c.variant, model.backend.identity, first, samples)
+                for c in cands]
         rows += mine
         per = sum(r.prompt_tokens for r in mine) / max(1, sum(r.requests for r in mine))
         out = sum(r.max_completion_tokens for r in mine) / max(1, sum(r.requests for r in mine))
@@ -160,17 +170,51 @@ def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel) -> list[Es
 
 
 def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
-    """Count the run's requests and tokens without calling any model."""
-    rows = []
+    """Count the run's requests and tokens without calling any model.
+
+    Raises:
+        UsageError: A backend cannot be created, or a given adapter is missing.
+    """
+    return plan_run(cfg, store)[0]
+
+
+def plan_run(cfg: RunConfig, store: Store) -> tuple[list[EstimateRow], list[TrainingPlan]]:
+    """Count the run's requests and tokens, and the adapters it trains first, calling no model.
+
+    Raises:
+        UsageError: A backend cannot be created, or a given adapter is missing.
+    """
+    rows: list[EstimateRow] = []
+    trainings: list[TrainingPlan] = []
+    options = BackendOptions(seed=cfg.spec.seed)
     for spec in cfg.models:
-        backend = create(spec, BackendOptions(seed=cfg.spec.seed))
+        backend = create(spec, options)
         model = CachedModel(backend, store)
         try:
             for task in cfg.tasks:
                 for variant in cfg.variants:
-                    if variant.applies_to(task):
-                        rows.append(_row(cfg, spec, model, task, variant))
+                    if not variant.applies_to(task) or not cfg.runs(variant, spec):
+                        continue
+                    rows.append(_planned_row(cfg, spec, model, task, variant, options,
+                                             trainings))
             rows += _search_rows(cfg, spec, model)
         finally:
             backend.close()
-    return rows
+    return rows, trainings
+
+
+def _planned_row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task,
+                 variant: Variant, options: BackendOptions, trainings: list[TrainingPlan]
+                 ) -> EstimateRow:
+    """A variant's row, keyed by the model it will really call (base, or base + adapter)."""
+    target, training = plan_adapter(task, variant, spec, model.store.root)
+    if training is not None:
+        trainings.append(training)
+        return _row(cfg, spec, model, task, variant, None)
+    if target == spec:
+        return _row(cfg, spec, model, task, variant, model.backend.identity)
+    adapted = create(target, options)  # a trained or given adapter: its own cache keys
+    try:
+        return _row(cfg, spec, model, task, variant, adapted.identity)
+    finally:
+        adapted.close()

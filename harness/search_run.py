@@ -18,9 +18,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.backends.base import ModelSpec
+from harness.config import RunConfig
+from harness.errors import UsageError
+from harness.sampling import sample_split
+from harness.store import Store
 from harness.tasks import Example, Task
-from harness.variants.search import Candidate, PromptSearchSpec, Round, allowance, task_schedule
+from harness.variants.prompt import Variant
+from harness.variants.search import (
+    Candidate,
+    PromptSearchSpec,
+    Round,
+    allowance,
+    fitting,
+    round_requests,
+    task_schedule,
+)
 
+RunCandidate = Callable[[Task, Candidate, Sequence[Example]], None]
+"""The runner's: runs a candidate on a task's dev examples (each sample; stored ones skipped)."""
 RunGroup = Callable[[Candidate, Sequence[Example]], None]
 """Runs one candidate on the given dev examples (each sample; cached ones skipped)."""
 ReadDev = Callable[[str], Mapping[str, tuple[float, int]]]
@@ -169,3 +185,63 @@ def _round_json(rnd: Round, ranked: Sequence[tuple[str, float]], complete: bool
     return {"candidates": rnd.candidates, "examples": rnd.examples, "complete": complete,
             "ranking": [{"name": n, "dev_score": None if math.isinf(s) else s}
                         for n, s in ranked]}
+
+
+def search_total(cfg: RunConfig) -> int:
+    """The search's units at most (every round full) and its winners', for progress totals."""
+    search = cfg.spec.prompt_search
+    if search is None:
+        return 0
+    searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
+    total = 0
+    for task in searched:
+        dev = _split(cfg, task, "dev")
+        rounds = task_schedule(search, len(fitting(task, cfg.candidates)), len(dev),
+                               cfg.spec.samples, len(searched))
+        total += round_requests(rounds, cfg.spec.samples) + cfg.spec.samples * (
+            len(dev) - rounds[-1].examples + len(_split(cfg, task, "test")))
+    return total
+
+
+def _split(cfg: RunConfig, task: Task, split: str) -> tuple[Example, ...]:
+    """The split's examples as the run uses them (after ``limit``)."""
+    limit = cfg.spec.limit.get("dev" if split == "dev" else "test")
+    return sample_split(task, split, limit, cfg.spec.seed)
+
+
+def run_searches(cfg: RunConfig, store: Store, run_id: str, spec: ModelSpec,
+                 run_candidate: RunCandidate, note: Callable[[str], None]) -> dict[str, Variant]:
+    """Every task's prompt search on ``spec``, recorded in the store; each task's winner.
+
+    Raises:
+        UsageError: No candidate of a task could be scored on dev (every one
+            failed, or the budget stopped the search before any finished).
+    """
+    search = cfg.spec.prompt_search
+    if search is None or not cfg.candidates:
+        return {}
+    searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
+    winners: dict[str, Variant] = {}
+    for task in searched:
+        cands = fitting(task, cfg.candidates)
+
+        def run_group(cand: Candidate, examples: Sequence[Example], task: Task = task) -> None:
+            run_candidate(task, cand, examples)
+
+        def read_dev(name: str, task: Task = task) -> dict[str, tuple[float, int]]:
+            return store.dev_results(run_id, task.name, name, str(spec), task.primary_scorer)
+
+        outcome = search_task(search, task, str(spec), cands, _split(cfg, task, "dev"),
+                              cfg.spec.seed, cfg.spec.samples, len(searched), run_group,
+                              read_dev)
+        store.put_search(run_id, task.name, str(spec), outcome.to_json())
+        note(f"search {task.name}: {len(cands)} candidates, {outcome.requests} dev requests, "
+             f"winner {outcome.winner}" + (f" ({outcome.stopped})" if outcome.stopped else ""))
+        if outcome.winner is None:
+            why = outcome.stopped or "every candidate failed"
+            raise UsageError(f"prompt_search: no candidate could be scored on task "
+                             f"{task.name!r}'s dev split ({why}); the failed records are in "
+                             f"run {run_id}", cfg.path,
+                             hint="see `tunegate report` for the errors, or raise the budget")
+        winners[task.name] = next(c.variant for c in cands if c.variant.name == outcome.winner)
+    return winners

@@ -21,7 +21,7 @@ from harness.analysis.economics import (
 )
 from harness.analysis.intervals import holm_levels
 from harness.analysis.stats import Comparison, holm
-from harness.analysis.verdict import Verdict, decide, overall
+from harness.analysis.verdict import Verdict, decide, gate_statement, headline, overall
 
 DEFAULT_DECISION = {"candidate": "auto", "min_gain": 0.02, "max_payback_months": 12.0,
                     "min_examples": 10}
@@ -215,7 +215,8 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
         verdicts[task["task"]] = v
     if verdicts:
         o = overall(verdicts)
-        results["verdict"] = {"label": o.label, "reason": o.reason}
+        results["verdict"] = {"label": o.label, "reason": o.reason,
+                              "headline": headline(verdicts), "gate": gate_statement(verdicts)}
     else:
         results["verdict"] = None
     results["decision"] = decision

@@ -25,6 +25,8 @@ __all__ = [
     "Verdict",
     "decide",
     "exit_code",
+    "gate_statement",
+    "headline",
     "inconclusive_label",
     "overall",
 ]
@@ -232,3 +234,72 @@ def overall(verdicts: Mapping[str, Verdict]) -> Verdict:
                        f"fails: {listed}.", more)
     return Verdict(JUSTIFIED, f"All {len(verdicts)} tasks justify fine-tuning: "
                               f"{', '.join(verdicts)}.")
+
+
+def _plain(label: str) -> str:
+    """A label as a phrase: ``USE RAG: knowledge gap`` -> ``use RAG (knowledge gap)``."""
+    head, _, detail = label.partition(": ")
+    verb = {"USE RAG": "use RAG", "NOT JUSTIFIED": "not justified",
+            _INCONCLUSIVE: "inconclusive"}.get(head, head.lower())
+    return f"{verb} ({detail})" if detail else verb
+
+
+def headline(verdicts: Mapping[str, Verdict]) -> str:
+    """The run's one-line answer, honest when its tasks disagree.
+
+    Tasks that share one label give that label (``FINE-TUNE JUSTIFIED (all 5
+    tasks)``); tasks that differ give ``MIXED``, how many justify fine-tuning
+    and, grouped by label in the order the labels first appear, the others:
+    ``MIXED: fine-tuning justified on 4 of 5 tasks; corvane_policies: use RAG
+    (knowledge gap)``. The gate's rule is unchanged by it: see
+    :func:`gate_statement`.
+
+    Raises:
+        ValueError: ``verdicts`` is empty.
+    """
+    if not verdicts:
+        raise ValueError("no task verdicts to combine")
+    labels = {v.label for v in verdicts.values()}
+    n = len(verdicts)
+    if len(labels) == 1:
+        (label,) = labels
+        return label if n == 1 else f"{label} (all {n} tasks)"
+    groups: dict[str, list[str]] = {}
+    for name, v in verdicts.items():
+        if v.label != JUSTIFIED:
+            groups.setdefault(v.label, []).append(name)
+    justified = n - sum(len(names) for names in groups.values())
+    others = "; ".join(f"{', '.join(names)}: {_plain(label)}" for label, names in groups.items())
+    return f"MIXED: fine-tuning justified on {justified} of {n} tasks; {others}"
+
+
+def _tasks(k: int) -> str:
+    return f"{k} task" if k == 1 else f"{k} tasks"
+
+
+def gate_statement(verdicts: Mapping[str, Verdict]) -> str:
+    """What ``tunegate gate`` does with these verdicts, and why, in one line.
+
+    The rule is :func:`overall`'s and the code :func:`exit_code`'s: it passes
+    (exit 0) only when every task justifies fine-tuning, fails (exit 1) when
+    any task fails, and is otherwise inconclusive (exit 3).
+
+    Example:
+        ``gate: fails (exit 1) because 1 task fails (it passes only when every
+        task justifies fine-tuning)``
+
+    Raises:
+        ValueError: ``verdicts`` is empty or holds an unknown label.
+    """
+    code = exit_code(overall(verdicts).label)
+    codes = [exit_code(v.label) for v in verdicts.values()]
+    if code == 0:
+        who = "the task justifies" if len(codes) == 1 else f"all {_tasks(len(codes))} justify"
+        return f"gate: passes (exit 0): {who} fine-tuning"
+    rule = "it passes only when every task justifies fine-tuning"
+    if code == 1:
+        k = codes.count(1)
+        return f"gate: fails (exit 1) because {_tasks(k)} fail{'s' if k == 1 else ''} ({rule})"
+    k = codes.count(3)
+    return (f"gate: inconclusive (exit 3) because {_tasks(k)} {'is' if k == 1 else 'are'} "
+            f"inconclusive and none fails ({rule})")

@@ -33,23 +33,9 @@ from harness.backends.context import ContextWindow, gguf_context_length, n_ctx_o
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
 from harness.models import file_digest, resolve_embedded
+from harness.native import LLAMA
 
 log = logging.getLogger(__name__)
-_QUIET: list[object] = []  # keeps the ctypes log callback alive
-
-
-def _quiet_llama_logs() -> None:
-    """Route llama.cpp's C-level log lines to our logger at DEBUG, once."""
-    if _QUIET:
-        return
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def _cb(level: int, text: bytes, user_data: object) -> None:
-        log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
-
-    llama_cpp.llama_log_set(_cb, None)
-    _QUIET.append(_cb)
 
 
 def llama_threads() -> int:
@@ -106,24 +92,27 @@ class EmbeddedBackend:
     @property
     def llm(self) -> Any:
         """The llama.cpp model, loaded on first use (a fully cached run never loads it)."""
-        if self._llm is None:
-            from llama_cpp import Llama
-
-            _quiet_llama_logs()
-            kwargs: dict[str, Any] = {}
-            if self._adapter is not None:
-                kwargs["lora_path"] = str(self._adapter)
-            try:
-                self._llm = Llama(model_path=str(self._path), n_ctx=self._n_ctx, n_batch=512,
-                                  n_threads=llama_threads(),
-                                  seed=self._options.seed, logits_all=False, verbose=False,
-                                  **kwargs)
-            except ValueError as exc:
-                what = self._adapter or self._path
-                raise UsageError(f"llama.cpp cannot load it: {exc}", what,
-                                 hint="is it a GGUF file (an adapter: a GGUF LoRA for this "
-                                 "base)?") from None
+        if self._llm is None:  # checked again under the lock: two threads, one load
+            LLAMA.load(self._load)
         return self._llm
+
+    def _load(self) -> None:
+        if self._llm is not None:
+            return
+        from llama_cpp import Llama
+
+        kwargs: dict[str, Any] = {}
+        if self._adapter is not None:
+            kwargs["lora_path"] = str(self._adapter)
+        try:
+            self._llm = Llama(model_path=str(self._path), n_ctx=self._n_ctx, n_batch=512,
+                              n_threads=llama_threads(), seed=self._options.seed,
+                              logits_all=False, verbose=False, **kwargs)
+        except ValueError as exc:
+            what = self._adapter or self._path
+            raise UsageError(f"llama.cpp cannot load it: {exc}", what,
+                             hint="is it a GGUF file (an adapter: a GGUF LoRA for this "
+                             "base)?") from None
 
     @property
     def identity(self) -> dict[str, str | None]:

@@ -14,9 +14,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from harness.report.fonts import with_fonts  # noqa: E402
 from harness.report.plots import _png, num  # noqa: E402
 
 
+@with_fonts
 def fields_png(task: Mapping[str, Any]) -> bytes | None:
     """Format tasks: each gold field's accuracy per variant, with intervals."""
     variants = [v for v in task.get("variants", []) if v.get("fields")]
@@ -47,6 +49,7 @@ def fields_png(task: Mapping[str, Any]) -> bytes | None:
     return _png(fig)
 
 
+@with_fonts
 def tone_png(task: Mapping[str, Any]) -> bytes | None:
     """Tone tasks: style accuracy vs content preservation (similarity to the source)."""
     if task.get("family") != "tone":

@@ -107,16 +107,28 @@ def _verdict_class(label: str | None) -> str:
     return "v-none"
 
 
+def _headline(results: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The run's headline (``MIXED: ...`` when tasks disagree) and the gate's line."""
+    label, _ = verdict_of(results)
+    v = results.get("verdict")
+    if label is None or not isinstance(v, Mapping):
+        return label, ""
+    return str(v.get("headline") or label), str(v.get("gate") or "")
+
+
 def _verdict_box(results: Mapping[str, Any]) -> str:
     label, reason = verdict_of(results)
+    head, gate = _headline(results)
+    css = "v-mixed" if head and head.startswith("MIXED") else _verdict_class(label)
+    gate_line = f'<p class="gate">{_e(gate[:1].upper() + gate[1:])}.</p>' if gate else ""
     items = []
     for task in results.get("tasks", []):
         t_label, t_reason = verdict_of(task)
         pill = f'<span class="pill">{_e(t_label)}</span> ' if t_label else ""
         items.append(f'<li><b>{_e(task.get("task"))}</b>: {pill}{_e(t_reason)}</li>')
-    head = _e(label) if label else "No verdict"
-    return (f'<section class="verdict {_verdict_class(label)}" id="verdict">'
-            f'<div class="label">{head}</div><p class="reason">{_e(_unprefixed(reason))}</p>'
+    return (f'<section class="verdict {css}" id="verdict">'
+            f'<div class="label">{_e(head) if head else "No verdict"}</div>{gate_line}'
+            f'<p class="reason">{_e(_unprefixed(reason))}</p>'
             f'<ul>{"".join(items)}</ul></section>')
 
 
@@ -270,7 +282,7 @@ def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
 
 
 def _head(results: Mapping[str, Any], css: str, js: str) -> str:
-    label, _ = verdict_of(results)
+    label, _ = _headline(results)
     csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{_sha256(css)}'; "
            f"script-src 'sha256-{_sha256(js)}'; base-uri 'none'; form-action 'none'")
     title = f"tunegate report {results.get('run_id')}: {label or 'no verdict'}"

@@ -76,8 +76,13 @@ def _verdict_lines(results: dict[str, Any]) -> list[str]:
     if not results.get("verdict") and not any(t.get("verdict") for t in tasks):
         return []
     overall = results.get("verdict")
-    lines = [f"**Verdict: {overall['label']}.** {overall.get('reason', '')}" if overall
-             else "**No overall verdict.**", ""]
+    lines = ["**No overall verdict.**", ""]
+    if overall:
+        head = overall.get("headline") or overall["label"]
+        lines = [f"**Verdict: {head}.** {overall.get('reason', '')}", ""]
+        if overall.get("gate"):
+            gate = str(overall["gate"])
+            lines += [f"{gate[:1].upper()}{gate[1:]}.", ""]
     for t in tasks:
         v = t.get("verdict")
         why = (f"{v['label']}: {v.get('reason', '')}" if v else

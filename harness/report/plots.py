@@ -19,6 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from harness.report.fonts import with_fonts
+
 __all__ = ["Plot", "confusion_png", "economics_png", "forest_png", "make_plots",
            "matrix_png", "num", "payback_months", "trend_png"]
 
@@ -80,6 +82,7 @@ def _cell_text(v: Mapping[str, Any]) -> str:
     return f"{100 * score:.1f}\n{ci}"
 
 
+@with_fonts
 def matrix_png(results: Mapping[str, Any]) -> bytes | None:
     """Task x variant matrix: test score (%) with its interval, baseline outlined."""
     tasks = [t for t in results.get("tasks", []) if t.get("variants")]
@@ -126,6 +129,7 @@ def _forest_rows(results: Mapping[str, Any]) -> list[tuple[str, float, float, fl
     return rows
 
 
+@with_fonts
 def forest_png(results: Mapping[str, Any]) -> bytes | None:
     """Paired differences (candidate - baseline, points) with CIs and each task's min_gain."""
     rows = _forest_rows(results)
@@ -176,6 +180,7 @@ def _confusion_panel(ax: Axes, labels: Sequence[str], matrix: Any, title: str) -
     ax.set_title(_t(title), fontsize=9)
 
 
+@with_fonts
 def confusion_png(task: Mapping[str, Any]) -> bytes | None:
     """Confusion matrices of one classification task, one panel per variant."""
     if task.get("family", "classification") != "classification":
@@ -217,6 +222,7 @@ def _series(runs: Sequence[Mapping[str, Any]], task: str, variant: str
     return xs, ys, los, his
 
 
+@with_fonts
 def trend_png(results: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
               ) -> bytes | None:
     """Score per task and variant across earlier runs of the same config and this one."""
@@ -265,6 +271,7 @@ def payback_months(econ: Mapping[str, Any]) -> float:
     return num(raw)
 
 
+@with_fonts
 def economics_png(task: Mapping[str, Any]) -> bytes | None:
     """Cumulative cost of the baseline and the fine-tune over the horizon, payback marked."""
     econ = task.get("economics")

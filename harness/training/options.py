@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import UsageError
+from harness.quiet import adopt_transformers_logging
 
 DEFAULT_TEMPLATE = "Message: {{ input }}\nAnswer:"
 """The training prompt when none is given: a plain completion prompt (Jinja2)."""
@@ -303,6 +304,7 @@ def require_train_deps() -> None:
     if missing:
         raise UsageError(f"training needs {', '.join(missing)}, which is not installed",
                          hint=TRAIN_EXTRA_HINT)
+    adopt_transformers_logging()  # its messages to the run's log, not the terminal
 
 
 def machine_description(device: str, dtype: DTypeName) -> dict[str, Any]:

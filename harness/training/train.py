@@ -98,6 +98,8 @@ def train_adapter(task: Task, *, model: str = "embedded", out_dir: Path,
         publish(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if progress is not None:
+        progress(f"adapter written: {out_dir} ({record['metrics']['wall_s']:.0f} s)")
     return _result(out_dir, record)
 
 

@@ -58,7 +58,8 @@ def _latest(cfg: Path) -> Path:
 def test_justified_passes_with_junit_and_summary(tmp_path: Path, capsys) -> None:
     cfg = _project(tmp_path)
     assert _gate(cfg) == 0
-    assert capsys.readouterr().out.startswith("FINE-TUNE JUSTIFIED")
+    out = capsys.readouterr().out
+    assert "\nFINE-TUNE JUSTIFIED\ngate: passes (exit 0): the task justifies fine-tuning\n" in out
     out = _latest(cfg)
     res = json.loads((out / "results.json").read_text())
     (task,) = res["tasks"]

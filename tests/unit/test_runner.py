@@ -11,7 +11,8 @@ from harness import runner as runner_mod
 from harness.backends.base import BackendOptions
 from harness.cache import CachedModel
 from harness.config import load_config
-from harness.runner import Runner, new_run_id, sample_split
+from harness.runner import Runner, new_run_id
+from harness.sampling import sample_split
 from harness.store import Store
 from harness.tasks import load_task
 

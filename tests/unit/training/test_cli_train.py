@@ -68,3 +68,30 @@ def test_unknown_model_spec(project, capsys, tmp_path: Path) -> None:  # type: i
     err = _one_line_exit_2(capsys, ["train", str(project.task), "--out", str(tmp_path / "o"),
                                     "--model", f"hf:{tmp_path}"])
     assert "no config.json" in err
+
+
+def test_progress_says_when_the_adapter_is_written(project, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                   monkeypatch) -> None:
+    pytest.importorskip("peft")
+    from harness.training import train as train_mod
+
+    record = {"metrics": {"train_loss": [0.5], "dev_loss": [], "wall_s": 12.4,
+                          "tokens_trained": 100, "peak_memory_bytes": 1},
+              "adapter": {"gguf_bytes": 10}, "base": {"sha256": "abc"},
+              "data": {"digest": "d"}}
+
+    def trained(tmp, task, base, options, progress):  # type: ignore[no-untyped-def]
+        progress("epoch 1/1: train loss 0.5000 (1.0 s)")
+        (tmp / "training.json").write_text("{}")
+        return record
+
+    monkeypatch.setattr(train_mod, "resolve_base", lambda model, progress=None: None)
+    monkeypatch.setattr(train_mod, "_train_into", trained)
+    out_dir = tmp_path / "o"
+    assert main(["train", str(project.task), "--out", str(out_dir), "--epochs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # One line per epoch, one when the adapter is in place (12.4 s -> "12 s"), then the summary.
+    assert lines == ["epoch 1/1: train loss 0.5000 (1.0 s)",
+                     f"adapter written: {out_dir} (12 s)",
+                     f"adapter: {out_dir} (train loss per epoch 0.5000; 12.4 s, 100 tokens, "
+                     "GGUF LoRA 10 bytes)"]
