@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from harness.cli import main
+
+TINY_GEMMA3 = {"model_type": "gemma3_text", "architectures": ["Gemma3ForCausalLM"],
+               "vocab_size": 64, "hidden_size": 16, "intermediate_size": 32,
+               "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+               "head_dim": 8, "max_position_embeddings": 512}
 
 
 def _one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -85,7 +92,12 @@ def test_progress_says_when_the_adapter_is_written(project, capsys, tmp_path: Pa
         (tmp / "training.json").write_text("{}")
         return record
 
-    monkeypatch.setattr(train_mod, "resolve_base", lambda model, progress=None: None)
+    # A real (tiny) base config: the target modules are checked against it before training.
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "config.json").write_text(json.dumps(TINY_GEMMA3))
+    monkeypatch.setattr(train_mod, "resolve_base",
+                        lambda model, progress=None: SimpleNamespace(hf_dir=tiny))
     monkeypatch.setattr(train_mod, "_train_into", trained)
     out_dir = tmp_path / "o"
     assert main(["train", str(project.task), "--out", str(out_dir), "--epochs", "1"]) == 0
