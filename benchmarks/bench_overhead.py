@@ -25,7 +25,7 @@ from harness.predict import label_continuations
 from harness.report import write_report
 from harness.runner import Runner, sample_split
 from harness.store import Store
-from harness.variants.prompt import select_shots
+from harness.variants.shots import select_shots
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,14 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.backends.base import BackendOptions, GenRequest, ScoreRequest, create
-from harness.cache import CachedModel
+from harness.cache import CachedModel, request_fields
 from harness.config import RunConfig
-from harness.predict import generation_request, label_continuations, uses_logprobs
+from harness.predict import calibration_requests, example_requests, make_plan
 from harness.runner import sample_split
 from harness.store import Store, cache_key
-from harness.tasks import ClassificationTask, Task
-from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
+from harness.tasks import Task
+from harness.variants.prompt import Variant
 from harness.variants.rag import open_for
+from harness.variants.shots import ShotSelector
 
 
 @dataclass(frozen=True)
@@ -36,35 +37,30 @@ class EstimateRow:
     max_completion_tokens: int
 
 
-def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant
-              ) -> Iterator[tuple[str, ScoreRequest | GenRequest]]:
-    shots = select_shots(task, variant, cfg.spec.seed)
-    texts = [ex.input for s in cfg.spec.splits
-             for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
-    n_examples = len(texts)
-    if variant.spec.calibrate and isinstance(task.spec, ClassificationTask):
-        texts += list(CONTENT_FREE)
+def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant,
+              selector: ShotSelector) -> Iterator[tuple[str, ScoreRequest | GenRequest, int]]:
+    """``(kind, request, sample index)`` exactly as the runner would send them."""
     if not variant.applies_to(task):
         return
-    generative = not isinstance(task.spec, ClassificationTask)
-    use_lp = not generative and uses_logprobs(model, variant)
-    labels = list(getattr(task.spec, "labels", []))
+    source = selector.source(task, variant, cfg.spec.seed)
+    plan = make_plan(model, task, variant, source, calibrate=False)
     # A rag variant's prompts carry the passages retrieved for each input
     # (calibration's content-free inputs go without, as in the runner).
     retrieval = open_for(task, variant, model.store.root)
-    for i, text in enumerate(texts):
-        passages = (retrieval.passages(text, {}, model.backend.count_tokens)["passages"]
-                    if retrieval is not None and i < n_examples else ())
-        prompt = variant.render(task, text, shots, passages)
-        if use_lp:
-            yield "score", ScoreRequest(prompt, label_continuations(prompt, labels))
-        else:
-            yield "generate", generation_request(model, task, prompt)
+    if retrieval is not None:
+        plan = dataclasses.replace(plan, retrieval=retrieval)
+    for req in calibration_requests(plan):
+        yield "score", req, 0
+    for split in cfg.spec.splits:
+        for ex in sample_split(task, split, cfg.spec.limit.get(split), cfg.spec.seed):
+            for sample in range(cfg.spec.samples):
+                yield from example_requests(model, plan, ex, sample)
 
 
 def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
     """Count the run's requests and tokens without calling any model."""
     rows = []
+    selector = ShotSelector()
     for spec in cfg.models:
         backend = create(spec, BackendOptions(seed=cfg.spec.seed))
         model = CachedModel(backend, store)
@@ -74,11 +70,11 @@ def estimate(cfg: RunConfig, store: Store) -> list[EstimateRow]:
                     if not variant.applies_to(task):
                         continue
                     n = cached = p_tok = c_tok = 0
-                    for kind, req in _requests(cfg, model, task, variant):
+                    for kind, req, index in _requests(cfg, model, task, variant, selector):
                         n += 1
-                        p_tok += backend.count_tokens(req.prompt)
+                        p_tok += backend.count_tokens(req.system + req.prompt)
                         c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
-                        key = cache_key(backend.identity, kind, dataclasses.asdict(req))
+                        key = cache_key(backend.identity, kind, request_fields(req), index)
                         cached += store.get_response(key) is not None
                     rows.append(EstimateRow(task.name, variant.name, str(spec), n, cached,
                                             p_tok, c_tok))

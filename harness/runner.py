@@ -27,13 +27,14 @@ from harness.backends.base import (
 from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import UsageError
-from harness.predict import PromptPlan, make_plan, predict
+from harness.predict import PromptPlan, make_plan, predict, preflight
 from harness.scoring.base import Output, score_all
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
-from harness.variants.prompt import Variant, select_shots
+from harness.variants.prompt import Variant
 from harness.variants.rag import open_for
+from harness.variants.shots import ShotSelector
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -138,6 +139,7 @@ class Runner:
         self.store = store
         self.options = options
         self.progress = progress or (lambda done, total, label: None)
+        self.shots = ShotSelector()
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]]
                ) -> Iterator[tuple[Task, Variant, list[_Unit]]]:
@@ -193,6 +195,9 @@ class Runner:
         groups = [g for g in self._units(spec, done) if g[2]]
         models: dict[str, CachedModel] = {}
         try:
+            for task, variant, _ in groups:  # refuse what the backend cannot do, up front
+                if variant.spec.kind != "lora":
+                    preflight(self._model(spec, models), task, variant)
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
                 for task, variant, units in groups:
                     resolved = resolve_adapter(task, variant, spec, self.store.root,
@@ -203,7 +208,7 @@ class Runner:
                                 else f"{variant.name}@{spec}")
                         self.store.put_training(run_id, task.name, name, resolved.training)
                     model = self._model(resolved.spec, models)
-                    shots = select_shots(task, variant, self.config.spec.seed)
+                    shots = self.shots.source(task, variant, self.config.spec.seed)
                     plan = make_plan(model, task, variant, shots)
                     judge = getattr(task.spec, "judge", None)
                     if judge is not None:

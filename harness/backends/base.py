@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from harness.backends.constrain import Constraint
 from harness.errors import UsageError
 from harness.registry import Registry
 
@@ -44,13 +45,20 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class GenRequest:
-    """Generate a completion of ``prompt``."""
+    """Generate a completion of ``prompt``.
+
+    ``constraint`` limits what may be decoded (see :mod:`harness.backends.constrain`);
+    ``system`` is a system prompt, sent as the system message by a backend whose
+    ``capabilities.chat`` is true (the planner prepends it to the prompt otherwise).
+    """
 
     prompt: str
     max_tokens: int = 32
     stop: tuple[str, ...] = ()
     temperature: float = 0.0
     seed: int = 0
+    constraint: Constraint | None = None
+    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class ScoreRequest:
 
     prompt: str
     continuations: tuple[str, ...]
+    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,10 @@ class Capabilities:
     remote_echo_scoring: bool = False
     """Label scores come from a server's echoed prompt logprobs: one request per
     label, slow with a large vocabulary (about 20 s each on llama.cpp's server)."""
+    constrain: frozenset[str] = frozenset()
+    """The output constraints it can enforce: ``schema``, ``labels``, ``regex``."""
+    chat: bool = False
+    """Prompts go through the model's chat template, so a system prompt is a system message."""
 
 
 def check_context(n: int, n_ctx: int, what: str) -> None:

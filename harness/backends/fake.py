@@ -37,7 +37,7 @@ class FakeBackend:
             raise UsageError(f"unknown fake mode {mode!r}", hint=f"one of: {', '.join(MODES)}")
         self.mode = mode
         self.capabilities = Capabilities(logprobs=mode != "nologprobs", tokenizer=True,
-                                         max_concurrency=4)
+                                         max_concurrency=4, constrain=frozenset({"labels"}))
         self._seen: set[str] = set()
 
     @property
@@ -70,7 +70,9 @@ class FakeBackend:
         """Return the last capitalised word of the prompt's tail, or 'none'.
 
         With temperature > 0 it "samples": a seeded share of the draws (half
-        the temperature) answers 'none' instead, different for each seed.
+        the temperature) answers 'none' instead, different for each seed. A
+        ``labels`` constraint turns an answer outside the labels into the first
+        label (it can constrain nothing else).
         """
         self._maybe_fail(request.prompt)
         words = [w.strip(".,:;!?") for w in request.prompt[-300:].split()]
@@ -79,6 +81,9 @@ class FakeBackend:
         if request.temperature > 0 and _noise(f"{request.seed}:{request.prompt}") < (
                 request.temperature / 2):
             text = "none"
+        if request.constraint is not None:  # labels only (see capabilities)
+            choices = request.constraint.choices
+            text = next((c for c in choices if c.lower() == text.lower()), choices[0])
         return GenResponse(text, self.count_tokens(request.prompt), 1)
 
     def count_tokens(self, text: str) -> int:

@@ -10,7 +10,9 @@ base weights' dtype is bf16 only where the hardware computes it natively.
 
 Label scoring batches every continuation of a prompt into one forward pass
 and applies the output head only at the continuation positions (the
-262k-token head dominates the cost of a small model otherwise).
+262k-token head dominates the cost of a small model otherwise). Output
+constraints (all three kinds) use lm-format-enforcer
+(:mod:`harness.backends.hf_constrain`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from harness.backends.base import (
     ScoreResponse,
     check_context,
 )
+from harness.backends.constrain import KINDS, Constraint
+from harness.backends.hf_constrain import Enforcer, character_parser
 from harness.errors import UsageError
 from harness.models import file_digest
 
@@ -97,7 +101,9 @@ class HFBackend:
         from harness.training.options import require_train_deps, resolve_device
 
         require_train_deps()
-        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1)
+        self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1,
+                                         constrain=frozenset(KINDS))
+        self._enforcer: Enforcer | None = None
         self._dir, self._digest, self._adapter = model_dir, model_digest, adapter_dir
         self._adapter_digest = peft_digest(adapter_dir) if adapter_dir else None
         self._device = resolve_device(options.extra.get("device", "auto"))
@@ -156,6 +162,19 @@ class HFBackend:
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=bos)["input_ids"])
 
+    def check_constraint(self, constraint: Constraint) -> None:
+        """Compile the constraint's parser now (a bad regex stops the run at start).
+
+        Raises:
+            UsageError: lm-format-enforcer is missing or cannot compile it.
+        """
+        character_parser(constraint)
+
+    def _allowed_tokens(self, constraint: Constraint) -> Any:
+        if self._enforcer is None:
+            self._enforcer = Enforcer(self.tokenizer)
+        return self._enforcer.prefix_fn(constraint)
+
     def _check_fits(self, n: int, what: str) -> None:
         check_context(n, self._n_ctx, what)
 
@@ -188,7 +207,9 @@ class HFBackend:
         import torch
 
         with self._lock:
-            ids = self._tokens(request.prompt, bos=True)
+            prompt = (f"{request.system}\n\n{request.prompt}" if request.system
+                      else request.prompt)
+            ids = self._tokens(prompt, bos=True)
             self._check_fits(len(ids) + request.max_tokens, "prompt + max_tokens")
             inputs = torch.tensor([ids], dtype=torch.long, device=self._device)
             sample = request.temperature > 0
@@ -200,6 +221,8 @@ class HFBackend:
                 kwargs.update(temperature=request.temperature, top_k=40)
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
+            if request.constraint is not None:
+                kwargs["prefix_allowed_tokens_fn"] = self._allowed_tokens(request.constraint)
             with torch.no_grad():
                 out = self.model.generate(input_ids=inputs,
                                           attention_mask=torch.ones_like(inputs), **kwargs)

@@ -13,6 +13,12 @@ in flight. Options (after ``?`` in the spec, or ``BackendOptions.extra``):
 - ``extra_body``: a JSON object merged into every request, for server
   sampling defaults that differ (llama.cpp server applies
   ``repeat_penalty`` 1.1 unless sent ``{"repeat_penalty": 1.0}``).
+- ``structured``: how the server constrains output (a variant's
+  ``constrain``): ``openai`` (default; structured outputs, ``response_format``
+  ``{"type": "json_schema", ...}``, chat endpoint, schema only), ``vllm``
+  (guided decoding: ``guided_json``, ``guided_choice``, ``guided_regex`` in
+  the request body) or ``llamacpp`` (a GBNF ``grammar`` in the request body,
+  which the llama.cpp server, C++ or Python, accepts on both endpoints).
 
 Label scoring uses the completions endpoint with ``echo`` and ``logprobs``:
 one request per label, summing the log-probabilities of the label's tokens.
@@ -41,12 +47,14 @@ from harness.backends.base import (
     ScoreResponse,
     TransientBackendError,
 )
+from harness.backends.constrain import STRUCTURED, Constraint, server_fields, to_gbnf
 from harness.backends.remote import LoopThread, RemoteSpec, first_line, parse_remote, redact
 from harness.errors import UsageError
 
 log = logging.getLogger(__name__)
 OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "timeout",
-           "extra_body")
+           "extra_body", "structured")
+
 OPENAI_URL = "https://api.openai.com/v1"
 MANY_ECHO_REQUESTS = 1000
 SLOW_ECHO_S = 2.0
@@ -82,6 +90,7 @@ class OpenAIBackend:
         concurrency = int(remote.number("concurrency", 8, 1, 256))
         timeout = remote.number("timeout", 120.0, 1.0, 3600.0)
         self._extra_text = remote.get("extra_body", "")
+        self.structured = remote.choice("structured", "openai", tuple(STRUCTURED))
         self._extra = _json_object(self._extra_text)
         self._loop = LoopThread("tunegate-openai")
         self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
@@ -99,9 +108,13 @@ class OpenAIBackend:
         except BaseException:
             self.close()
             raise
+        can = STRUCTURED[self.structured]
+        if self.structured == "openai" and self.endpoint != "chat":
+            can = frozenset()  # OpenAI's structured outputs are a chat feature
         self.capabilities = Capabilities(logprobs=has, tokenizer=False,
                                          max_concurrency=concurrency,
-                                         remote_echo_scoring=has)
+                                         remote_echo_scoring=has, constrain=can,
+                                         chat=self.endpoint == "chat")
 
     @property
     def served_model(self) -> str:
@@ -203,24 +216,47 @@ class OpenAIBackend:
             log.info("%s returns no logprobs; classification will generate", self._where())
         return ok
 
+    # -- constraints ---------------------------------------------------------------
+
+    def check_constraint(self, constraint: Constraint) -> None:
+        """Refuse, at start, a constraint this server dialect cannot send.
+
+        Raises:
+            UsageError: Naming the dialect and what to set instead.
+        """
+        if constraint.kind not in self.capabilities.constrain:
+            need = ("endpoint=chat (OpenAI's structured outputs)"
+                    if self.structured == "openai" and constraint.kind == "schema"
+                    else "structured=vllm or structured=llamacpp")
+            raise self._usage_error(f"structured={self.structured} cannot constrain to "
+                                    f"{constraint.kind} here", hint=f"set {need}")
+        if self.structured == "llamacpp":
+            to_gbnf(constraint)
+
     # -- requests ----------------------------------------------------------------
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Complete one prompt (``completions`` or ``chat``)."""
+        """Complete one prompt (``completions`` or ``chat``), constrained if it says so."""
         common: dict[str, Any] = {
             "model": self.served_model, "max_tokens": request.max_tokens,
             "temperature": request.temperature, "seed": request.seed,
             "stop": list(request.stop)[:4] or None}
-        if self._extra:
-            common["extra_body"] = self._extra
+        args, body = server_fields(self.structured, request.constraint)
+        if self._extra or body:
+            common["extra_body"] = {**self._extra, **body}
         if self.endpoint == "chat":
-            resp = self._call(self._client.chat.completions.create,
-                              messages=[{"role": "user", "content": request.prompt}], **common)
+            messages = ([{"role": "system", "content": request.system}]
+                        if request.system else []) + [
+                {"role": "user", "content": request.prompt}]
+            resp = self._call(self._client.chat.completions.create, messages=messages,
+                              **common, **args)
             choice = resp.choices[0] if resp.choices else None
             text = (choice.message.content or "") if choice else ""
         else:
-            resp = self._call(self._client.completions.create, prompt=request.prompt,
-                              **common)
+            prompt = (f"{request.system}\n\n{request.prompt}" if request.system
+                      else request.prompt)
+            resp = self._call(self._client.completions.create, prompt=prompt,
+                              **common, **args)
             choice = resp.choices[0] if resp.choices else None
             text = choice.text if choice else ""
         if choice is None:
