@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-_ANSWER = re.compile(r"^\s*(?:\*\*)?(final\s+)?answer(?:\*\*)?\s*:\s*(.*?)\s*$",
+_ANSWER = re.compile(r"^\s*(?:\*\*)?(final\s+)?answer(?:\*\*)?\s*:(?:\*\*)?\s*(.*?)\s*$",
                      re.IGNORECASE)
 
 
