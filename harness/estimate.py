@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from harness.backends.base import BackendOptions, GenRequest, ScoreRequest, create
 from harness.cache import CachedModel, request_fields
 from harness.config import RunConfig
-from harness.predict import calibration_requests, example_requests, make_plan
+from harness.plan import calibration_requests, example_requests, make_plan
 from harness.runner import sample_split
 from harness.store import Store, cache_key
 from harness.tasks import Task

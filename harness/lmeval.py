@@ -35,7 +35,8 @@ from typing import Any
 import yaml
 
 from harness.errors import UsageError
-from harness.predict import SystemPrompt, label_continuations
+from harness.labels import label_continuations
+from harness.plan import SystemPrompt
 from harness.tasks import Task
 from harness.variants.prompt import Variant, VariantSpec
 from harness.variants.shots import ShotSelector
@@ -279,7 +280,7 @@ def _evaluate(lm_task: str, opts: LmevalOptions) -> dict[str, Any]:
 
 
 def _sample_output(sample: dict[str, Any], kind: str, labels: list[str]) -> Any:
-    from harness.predict import match_label
+    from harness.labels import match_label
     from harness.scoring.base import Output
 
     if kind == "multiple_choice":

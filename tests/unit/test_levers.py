@@ -344,3 +344,33 @@ def test_estimate_counts_every_draw_and_matches_the_runs_cache_keys(project, tmp
     # (4 dev + 6 test) examples x 2 run samples x 5 draws = 100 generate requests.
     assert [(r.requests, r.cached) for r in before] == [(100, 0)]
     assert [(r.requests, r.cached) for r in after] == [(100, 100)]
+
+
+@pytest.mark.parametrize(("extra", "key", "line"), [
+    ("scoring: generate\nconstrain: labels\n", "constrain", 4),
+    ("reasoning: true\n", "reasoning", 3),
+    (SC, "samples", 3),
+])
+def test_export_refuses_levers_lm_eval_cannot_express(project, tmp_path, extra, key, line):
+    from harness.lmeval import export_lmeval
+
+    variant = _variant(project, "v", extra)
+    with pytest.raises(UsageError, match=f"uses {key}, which an lm-eval task cannot") as err:
+        export_lmeval(load_task(project.task), tmp_path / "lm", variant)
+    assert err.value.line == line
+
+
+def test_export_prepends_the_system_prompt(project, tmp_path):
+    from harness.lmeval import export_lmeval
+
+    variant = _variant(project, "v", "system: 'Be exact.'\n")
+    out = export_lmeval(load_task(project.task), tmp_path / "lm", variant)
+    first = json.loads(out.data_file.read_text().splitlines()[0])
+    assert first["prompt"] == "Be exact.\n\nMessage: te message 0 is about ALPHA\nAnswer:"
+
+
+@pytest.mark.parametrize("spec", ["embedded:?chat=maybe", "embedded:?temperature=1"])
+def test_embedded_spec_options_are_checked(spec):
+    pytest.importorskip("llama_cpp")
+    with pytest.raises(UsageError, match="embedded: bad option"):
+        create(parse_spec(spec), BackendOptions())
