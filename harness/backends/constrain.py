@@ -56,8 +56,12 @@ class Constraint:
 
     @classmethod
     def for_schema(cls, schema: dict[str, Any]) -> Constraint:
-        """A schema constraint (the schema serialised canonically, for the cache key)."""
-        return cls("schema", schema=json.dumps(schema, sort_keys=True, ensure_ascii=False,
+        """A schema constraint (compact JSON, for the cache key).
+
+        Key order is kept: grammars built from a schema emit the properties in
+        its order, so two orders are two different constraints.
+        """
+        return cls("schema", schema=json.dumps(schema, ensure_ascii=False,
                                                 separators=(",", ":")))
 
     @classmethod
@@ -101,14 +105,38 @@ def labels_gbnf(choices: Collection[str]) -> str:
 _SPACE_RULE = re.compile(r"^space ::= .*$", re.MULTILINE)
 
 
+def expand_type_lists(node: Any) -> Any:
+    """``{"type": ["string", "null"], ...}`` as ``{"anyOf": [{"type": "string", ...}, ...]}``.
+
+    The same schema, written so that llama-cpp-python's converter keeps the
+    other keywords: for a list of types it builds each alternative from the
+    type alone, dropping ``pattern``, ``enum``, ``minLength`` and the rest
+    (llama.cpp's own converter copies them into each alternative, as here).
+
+    >>> expand_type_lists({"type": ["string", "null"], "pattern": "^A$"})
+    {'anyOf': [{'pattern': '^A$', 'type': 'string'}, {'pattern': '^A$', 'type': 'null'}]}
+    """
+    if isinstance(node, list):
+        return [expand_type_lists(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: expand_type_lists(v) for k, v in node.items()}
+    types = out.get("type")
+    if isinstance(types, list):
+        rest = {k: v for k, v in out.items() if k != "type"}
+        return {"anyOf": [{**rest, "type": t} for t in types]}
+    return out
+
+
 def schema_gbnf(schema: dict[str, Any]) -> str:
     """A GBNF grammar for JSON matching ``schema``, on one line.
 
-    Built by llama-cpp-python's port of llama.cpp's ``json_schema_to_grammar``;
-    its whitespace rule is an optional single space (some versions allow
-    newlines) and string characters exclude control characters (raw newlines
-    are not valid JSON), so the answer stays on the one line a format task
-    expects.
+    Built by llama-cpp-python's port of llama.cpp's ``json_schema_to_grammar``
+    (after :func:`expand_type_lists`); keywords it does not enforce (such as
+    ``minimum`` on a number) stay unchecked until scoring. Its whitespace
+    rule is an optional single space (some versions allow newlines) and
+    string characters exclude control characters (raw newlines are not valid
+    JSON), so the answer stays on the one line a format task expects.
 
     Raises:
         UsageError: llama-cpp-python is not installed, or the schema uses a
@@ -120,7 +148,7 @@ def schema_gbnf(schema: dict[str, Any]) -> str:
         raise UsageError("constrain: schema needs llama-cpp-python here to build the grammar",
                          hint="pip install 'tunegate[embedded]'") from None
     try:
-        grammar = str(json_schema_to_gbnf(json.dumps(schema)))
+        grammar = str(json_schema_to_gbnf(json.dumps(expand_type_lists(schema))))
     except (ValueError, KeyError, TypeError, NotImplementedError) as exc:
         raise UsageError(f"constrain: schema: llama.cpp cannot turn this schema into a "
                          f"grammar: {exc}") from None

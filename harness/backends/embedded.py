@@ -202,8 +202,11 @@ class EmbeddedBackend:
             {"role": "user", "content": prompt}]
         text = str(self._formatter(messages=messages).prompt)
         bos_text = self._formatter.bos_token
-        # Tokenizing adds the BOS token itself.
-        return text[len(bos_text):] if bos_text and text.startswith(bos_text) else text
+        # A tokenizer that adds the BOS token itself must not get it twice.
+        adds_bos = bool(self.llm.tokenize(b"", add_bos=True, special=True))
+        if adds_bos and bos_text and text.startswith(bos_text):
+            return text[len(bos_text):]
+        return text
 
     def _check_fits(self, n: int, what: str) -> None:
         check_context(n, self._n_ctx, what)

@@ -86,11 +86,33 @@ def test_schema_grammar_is_one_line_json():
     assert rules["root"].startswith('"{"')
 
 
-def test_schema_constraint_is_canonical_so_equal_schemas_share_a_cache_key():
+def test_schema_constraint_is_compact_and_keeps_the_property_order():
     a = Constraint.for_schema({"b": 1, "a": {"y": 2, "x": 1}})
-    b = Constraint.for_schema({"a": {"x": 1, "y": 2}, "b": 1})
-    assert a == b and a.schema == '{"a":{"x":1,"y":2},"b":1}'
-    assert a.schema_dict == {"a": {"x": 1, "y": 2}, "b": 1}
+    assert a.schema == '{"b":1,"a":{"y":2,"x":1}}'
+    assert list(a.schema_dict) == ["b", "a"] and a == Constraint.for_schema(a.schema_dict)
+    # The grammar writes properties in schema order, so another order is another
+    # constraint (and another cache key).
+    assert a != Constraint.for_schema({"a": {"y": 2, "x": 1}, "b": 1})
+
+
+def test_type_lists_keep_their_keywords_in_the_grammar():
+    pytest.importorskip("llama_cpp")
+    # llama-cpp-python's converter alone drops "pattern" next to a list of types
+    # (the bug expand_type_lists works around): "LF12A..." must be forced.
+    schema = {"type": "object", "properties": {"t": {"type": ["string", "null"],
+                                                     "pattern": "^LF[0-9]{2}$"}},
+              "required": ["t"]}
+    grammar = to_gbnf(Constraint.for_schema(schema))
+    assert '"L" "F"' in grammar and "null" in grammar
+
+
+def test_schema_grammar_follows_the_schema_property_order():
+    pytest.importorskip("llama_cpp")
+    schema = {"type": "object", "properties": {"z": {"type": "integer"}, "a": {"type":
+              "integer"}}, "required": ["z", "a"]}
+    root = next(r for r in to_gbnf(Constraint.for_schema(schema)).splitlines()
+                if r.startswith("root ::="))
+    assert root.index("z-kv") < root.index("a-kv")
 
 
 def test_as_regex():
