@@ -30,6 +30,7 @@ from harness.tasks import ClassificationTask, Example, Task
 from harness.variants.levers import constraint_for
 from harness.variants.prompt import CONTENT_FREE, Variant
 from harness.variants.shots import FixedShots, NearestShots, ShotSource
+from harness.variants.spec import conflicts
 from harness.yamlio import load_yaml
 
 
@@ -200,9 +201,14 @@ def preflight(model: CachedModel, task: Task, variant: Variant) -> bool:
         Whether labels are scored by log-likelihood (classification only).
 
     Raises:
-        UsageError: Logprobs or calibration the backend lacks, or an output
-            constraint it cannot enforce (at the variant's ``constrain`` line).
+        UsageError: Levers that contradict each other (a variant built in code,
+            such as a search candidate), logprobs or calibration the backend
+            lacks, or an output constraint it cannot enforce (at the variant's
+            ``constrain`` line).
     """
+    for key, message, hint in conflicts(variant.spec):  # a variant built in code
+        raise UsageError(f"variant {variant.name!r}: {message}", variant.path,
+                         variant.line_of(key), hint=hint)
     if not isinstance(task.spec, ClassificationTask):
         use = False  # generation families always generate
     else:

@@ -105,8 +105,13 @@ class VariantSpec(BaseModel):
         return (self.rag or RagSpec()) if self.kind == "rag" else None
 
 
-def _conflicts(spec: VariantSpec) -> list[tuple[str, str, str]]:
-    """(key, message, hint) for each combination of levers that cannot work."""
+def conflicts(spec: VariantSpec) -> list[tuple[str, str, str]]:
+    """(key, message, hint) for each combination of levers that cannot work.
+
+    A prompt search can use it to leave such combinations out; a variant
+    file with one is refused at load (:func:`check_levers`), and a variant
+    built in code at the start of a run (:func:`harness.plan.preflight`).
+    """
     out: list[tuple[str, str, str]] = []
     many = spec.samples > 1
     if many and spec.aggregate is None:
@@ -144,6 +149,6 @@ def check_levers(spec: VariantSpec, doc: YamlDoc) -> None:
     Raises:
         UsageError: The first conflict found, located in ``doc``.
     """
-    for key, message, hint in _conflicts(spec):
+    for key, message, hint in conflicts(spec):
         raise doc.error(message, (key,) if key in doc.data else (), hint=hint)
 

@@ -374,3 +374,15 @@ def test_embedded_spec_options_are_checked(spec):
     pytest.importorskip("llama_cpp")
     with pytest.raises(UsageError, match="embedded: bad option"):
         create(parse_spec(spec), BackendOptions())
+
+
+def test_a_variant_built_in_code_with_contradicting_levers_is_refused_at_start(project,
+                                                                              store):
+    """A search candidate is a spec built in code: load_variant never saw it."""
+    from dataclasses import replace
+
+    base = _variant(project, "v", "shots: 2\n")
+    spec = base.spec.model_copy(update={"shot_selection": "similar", "calibrate": True})
+    with pytest.raises(UsageError, match="calibrate estimates one prior"):
+        make_plan(_fake(store, "keyword"), load_task(project.task), replace(base, spec=spec),
+                  ())
