@@ -15,7 +15,7 @@ The variant's levers act here: shots per input (``shot_selection:
 similar``), an output ``constraint`` sent with each generation request, a
 ``system`` prompt (a system message on chat backends, else prepended to the
 prompt), ``reasoning`` (only the final ``Answer:`` line is read, see
-:mod:`harness.answers`) and self-consistency (``samples`` draws, majority
+:mod:`harness.reasoning`) and self-consistency (``samples`` draws, majority
 answer). Plans and the requests they send: :mod:`harness.plan`.
 """
 
@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from harness.answers import final_answer, majority
 from harness.backends.base import GenResponse
 from harness.cache import CachedModel, Usage
 from harness.labels import (
@@ -52,6 +51,7 @@ from harness.plan import (
     render_prompt,
     uses_logprobs,
 )
+from harness.reasoning import final_answer, majority
 from harness.scoring.base import Output
 from harness.scoring.judge import ask_judge
 from harness.scoring.parse import parse_output

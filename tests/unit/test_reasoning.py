@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.answers import final_answer, majority, vote_key
+from harness.reasoning import final_answer, majority, vote_key
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -1,4 +1,4 @@
-"""Reading answers out of generations: the reasoning variant's final line, and majority votes.
+"""Reasoning answers: the final answer line of a reasoning variant, and self-consistency votes.
 
 - Reasoning (zero-shot chain of thought, Kojima et al., 2022; Wei et al.,
   2022): the model reasons first and gives its answer on a final line
