@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import write_jsonl
 
 from harness.errors import UsageError
 from harness.tasks import load_task
 from harness.variants.prompt import load_variant
 from harness.variants.shots import select_shots
+from tests.unit.conftest import write_jsonl
 
 FULL = """\
 {{ task.name }}: {{ task.description }}

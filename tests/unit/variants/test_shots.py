@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import write_jsonl
 
 from harness.backends.base import BackendOptions
 from harness.config import load_config
@@ -27,6 +26,7 @@ from harness.variants.shots import (
     select_shots,
     train_digest,
 )
+from tests.unit.conftest import write_jsonl
 
 # Degrees on the unit circle; cos(difference) is the similarity.
 ANGLES = {"north": 0.0, "east": 90.0, "northeast": 45.0, "south": 180.0,
