@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_schema_constrained_few_shot_parses_on_the_format_task(tmp_path: Path) -> None:
-    # Few-shot: zero-shot under the same grammar, the 270M base model fills the
-    # "items" array with copies of the description until max_tokens (measured: 4 of
-    # 4 cut at 160 tokens), which no grammar can prevent.
+    # Few-shot: zero-shot under the same grammar, the 270M base model repeats one
+    # string in the "items" array until max_tokens (measured: 3 of 4 cut at 160
+    # tokens), which no grammar can prevent.
     (tmp_path / "fsc.yaml").write_text(
         f"name: fsc\ntemplate: {ROOT / 'baselines/templates/generate_few_shot.j2'}\n"
         "shots: 4\nconstrain: schema\n")
