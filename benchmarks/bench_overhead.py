@@ -26,7 +26,7 @@ from harness.report import write_report
 from harness.runner import Runner
 from harness.sampling import sample_split
 from harness.store import Store
-from harness.variants.prompt import select_shots
+from harness.variants.shots import select_shots
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -40,6 +40,25 @@ class Usage:
     cached: bool
 
 
+UNSET_WHEN_EMPTY = ("constraint", "system")
+"""Request fields added after the cache existed: left out of the key while unset."""
+
+
+def request_fields(request: GenRequest | ScoreRequest) -> dict[str, Any]:
+    """The request as its cache key sees it.
+
+    Every field counts, except that a constraint or system prompt that is not
+    set is left out, so a plain request keeps the key it had before those
+    fields existed, and a constrained (or system-prompted) request never
+    shares a key with a plain one.
+    """
+    req = dataclasses.asdict(request)
+    for name in UNSET_WHEN_EMPTY:
+        if name in req and not req[name]:
+            del req[name]
+    return req
+
+
 class CachedModel:
     """The cache-aware, retrying front of one backend.
 
@@ -75,7 +94,7 @@ class CachedModel:
 
     def _call(self, kind: str, request: Any, sample: int,
               fn: Callable[[Any], R], cls: type[R]) -> tuple[R, Usage]:
-        req = dataclasses.asdict(request)
+        req = request_fields(request)
         key = cache_key(self.identity, kind, req, sample)
         # One request per key at a time: a twin waits and then hits the cache,
         # so identical concurrent requests cost one model call, not several.

@@ -21,6 +21,7 @@ from harness.econcheck import check_economics
 from harness.errors import UsageError
 from harness.scoring.metrics import check_metric
 from harness.tasks import Task, load_task
+from harness.variants.levers import check_task_levers
 from harness.variants.prompt import Variant, load_variant
 from harness.variants.rag import check_rag
 from harness.variants.search import Candidate, PromptSearchSpec, expand, fitting, task_schedule
@@ -174,9 +175,11 @@ def _check_templates(tasks: tuple[Task, ...], variants: tuple[Variant, ...]) -> 
             if not variant.applies_to(task):
                 continue
             check_rag(task, variant)
+            check_task_levers(task, variant)
             rows = task.split("train") or task.split("test")
             variant.render(task, rows[0].input if rows else "", rows[:1],
                            [{"id": "p#0", "passage_id": "p", "text": "..."}])
+            variant.render_system(task)
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -19,17 +19,18 @@ from dataclasses import dataclass
 
 from harness.backends.base import BackendOptions, GenRequest, ModelSpec, ScoreRequest, create
 from harness.backends.context import needed_tokens
-from harness.cache import CachedModel
+from harness.cache import CachedModel, request_fields
 from harness.config import RunConfig
 from harness.estimate_training import TrainingPlan, plan_adapter
-from harness.predict import generation_request, label_continuations, uses_logprobs
+from harness.plan import calibration_requests, example_requests, make_plan
 from harness.sampling import sample_split
 from harness.search_run import dev_order
 from harness.store import Store, cache_key
-from harness.tasks import ClassificationTask, Example, Task
-from harness.variants.prompt import CONTENT_FREE, Variant, select_shots
+from harness.tasks import Example, Task
+from harness.variants.prompt import Variant
 from harness.variants.rag import open_for
 from harness.variants.search import fitting, round_requests, task_schedule
+from harness.variants.shots import ShotSelector
 
 
 @dataclass(frozen=True)
@@ -67,37 +68,31 @@ class EstimateRow:
 
 
 def _requests(cfg: RunConfig, model: CachedModel, task: Task, variant: Variant,
-              only: Sequence[Example] | None = None
-              ) -> Iterator[tuple[Example | None, str, ScoreRequest | GenRequest]]:
-    """Each request the runner would send, with its example (``None``: calibration).
+              selector: ShotSelector, only: Sequence[Example] | None = None
+              ) -> Iterator[tuple[Example | None, str, ScoreRequest | GenRequest, int]]:
+    """``(example, kind, request, sample index)`` exactly as the runner would send them.
 
-    ``only``: these examples instead of the config's splits (a search round).
+    The example is ``None`` for calibration's content-free requests; ``only``:
+    these examples instead of the config's splits (a search round).
     """
-    shots = select_shots(task, variant, cfg.spec.seed)
-    examples: list[Example | None] = list(only) if only is not None else [
-        ex for s in cfg.spec.splits
-        for ex in sample_split(task, s, cfg.spec.limit.get(s), cfg.spec.seed)]
-    texts = [ex.input for ex in examples if ex is not None]
-    n_examples = len(texts)
-    if variant.spec.calibrate and isinstance(task.spec, ClassificationTask):
-        texts += list(CONTENT_FREE)
-        examples += [None] * len(CONTENT_FREE)
     if not variant.applies_to(task):
         return
-    generative = not isinstance(task.spec, ClassificationTask)
-    use_lp = not generative and uses_logprobs(model, variant)
-    labels = list(getattr(task.spec, "labels", []))
+    source = selector.source(task, variant, cfg.spec.seed)
+    plan = make_plan(model, task, variant, source, calibrate=False)
     # A rag variant's prompts carry the passages retrieved for each input
     # (calibration's content-free inputs go without, as in the runner).
     retrieval = open_for(task, variant, model.store.root)
-    for i, (text, ex) in enumerate(zip(texts, examples, strict=True)):
-        passages = (retrieval.passages(text, {}, model.backend.count_tokens)["passages"]
-                    if retrieval is not None and i < n_examples else ())
-        prompt = variant.render(task, text, shots, passages)
-        if use_lp:
-            yield ex, "score", ScoreRequest(prompt, label_continuations(prompt, labels))
-        else:
-            yield ex, "generate", generation_request(model, task, prompt)
+    if retrieval is not None:
+        plan = dataclasses.replace(plan, retrieval=retrieval)
+    for calibration in calibration_requests(plan):
+        yield None, "score", calibration, 0
+    examples = list(only) if only is not None else [
+        ex for split in cfg.spec.splits
+        for ex in sample_split(task, split, cfg.spec.limit.get(split), cfg.spec.seed)]
+    for ex in examples:
+        for sample in range(cfg.spec.samples):
+            for kind, req, index in example_requests(model, plan, ex, sample):
+                yield ex, kind, req, index
 
 
 def _too_long(spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
@@ -113,30 +108,31 @@ def _too_long(spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
 
 
 def _row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task, variant: Variant,
-         identity: dict[str, str | None] | None, only: Sequence[Example] | None = None,
-         samples: int = 1) -> EstimateRow:
-    """One (task, variant, model)'s traffic, ``samples`` requests per example.
+         identity: dict[str, str | None] | None, selector: ShotSelector,
+         only: Sequence[Example] | None = None) -> EstimateRow:
+    """One (task, variant, model)'s traffic, every sample counted.
 
     ``identity`` None: nothing can be cached yet (an adapter still to train).
     """
     backend, store = model.backend, model.store
     n = cached = p_tok = c_tok = 0
     too_long = []
-    for ex, kind, req in _requests(cfg, model, task, variant, only):
+    for ex, kind, req, index in _requests(cfg, model, task, variant, selector, only):
         n += 1
         over = _too_long(spec, model, task, variant, ex, req)
         if over is not None:
             too_long.append(over)
-        p_tok += backend.count_tokens(req.prompt)
+        p_tok += backend.count_tokens(req.system + req.prompt)
         c_tok += req.max_tokens if isinstance(req, GenRequest) else 0
         if identity is not None:
-            key = cache_key(identity, kind, dataclasses.asdict(req))
+            key = cache_key(identity, kind, request_fields(req), index)
             cached += store.get_response(key) is not None
-    return EstimateRow(task.name, variant.name, str(spec), n * samples, cached * samples,
-                       p_tok * samples, c_tok * samples, tuple(too_long))
+    return EstimateRow(task.name, variant.name, str(spec), n, cached, p_tok, c_tok,
+                       tuple(too_long))
 
 
-def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel) -> list[EstimateRow]:
+def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel,
+                 selector: ShotSelector) -> list[EstimateRow]:
     """The prompt search's dev requests, at most (every round full), and its winner's.
 
     One row per candidate for the first round (every candidate runs it), one
@@ -155,8 +151,8 @@ def _search_rows(cfg: RunConfig, spec: ModelSpec, model: CachedModel) -> list[Es
         test = sample_split(task, "test", cfg.spec.limit.get("test"), cfg.spec.seed)
         rounds = task_schedule(search, len(cands), len(dev), samples, len(searched))
         first = dev_order(task, dev, cfg.spec.seed)[: rounds[0].examples]
-        mine = [_row(cfg, spec, model, task, c.variant, model.backend.identity, first, samples)
-                for c in cands]
+        mine = [_row(cfg, spec, model, task, c.variant, model.backend.identity, selector,
+                     first) for c in cands]
         rows += mine
         per = sum(r.prompt_tokens for r in mine) / max(1, sum(r.requests for r in mine))
         out = sum(r.max_completion_tokens for r in mine) / max(1, sum(r.requests for r in mine))
@@ -186,6 +182,7 @@ def plan_run(cfg: RunConfig, store: Store) -> tuple[list[EstimateRow], list[Trai
     """
     rows: list[EstimateRow] = []
     trainings: list[TrainingPlan] = []
+    selector = ShotSelector()
     options = BackendOptions(seed=cfg.spec.seed)
     for spec in cfg.models:
         backend = create(spec, options)
@@ -196,25 +193,25 @@ def plan_run(cfg: RunConfig, store: Store) -> tuple[list[EstimateRow], list[Trai
                     if not variant.applies_to(task) or not cfg.runs(variant, spec):
                         continue
                     rows.append(_planned_row(cfg, spec, model, task, variant, options,
-                                             trainings))
-            rows += _search_rows(cfg, spec, model)
+                                             trainings, selector))
+            rows += _search_rows(cfg, spec, model, selector)
         finally:
             backend.close()
     return rows, trainings
 
 
 def _planned_row(cfg: RunConfig, spec: ModelSpec, model: CachedModel, task: Task,
-                 variant: Variant, options: BackendOptions, trainings: list[TrainingPlan]
-                 ) -> EstimateRow:
+                 variant: Variant, options: BackendOptions, trainings: list[TrainingPlan],
+                 selector: ShotSelector) -> EstimateRow:
     """A variant's row, keyed by the model it will really call (base, or base + adapter)."""
     target, training = plan_adapter(task, variant, spec, model.store.root)
     if training is not None:
         trainings.append(training)
-        return _row(cfg, spec, model, task, variant, None)
+        return _row(cfg, spec, model, task, variant, None, selector)
     if target == spec:
-        return _row(cfg, spec, model, task, variant, model.backend.identity)
+        return _row(cfg, spec, model, task, variant, model.backend.identity, selector)
     adapted = create(target, options)  # a trained or given adapter: its own cache keys
     try:
-        return _row(cfg, spec, model, task, variant, adapted.identity)
+        return _row(cfg, spec, model, task, variant, adapted.identity, selector)
     finally:
         adapted.close()

@@ -38,10 +38,12 @@ import yaml
 
 from harness.answers import parse_output
 from harness.errors import UsageError
-from harness.predict import label_continuations
+from harness.labels import label_continuations
+from harness.plan import SystemPrompt
 from harness.tasks import Task
 from harness.textnorm import LABEL_PUNCT, label_core, match_label
-from harness.variants.prompt import Variant, VariantSpec, select_shots
+from harness.variants.prompt import Variant, VariantSpec
+from harness.variants.shots import ShotSelector
 
 log = logging.getLogger(__name__)
 DEFAULT_TEMPLATE = """{{ task.description }}
@@ -97,12 +99,37 @@ def label_regex(labels: list[str]) -> str:
     return f"(?i)^{PUNCT}({alts}){PUNCT}$"
 
 
+UNEXPORTABLE = ("constrain", "reasoning", "samples")
+"""Levers lm-eval's task YAML cannot express (constrained decoding, the final
+answer line, majority votes): export refuses a variant that uses them."""
+
+
+def _check_exportable(variant: Variant) -> None:
+    """Refuse a variant whose levers lm-eval cannot reproduce (never export another prompt).
+
+    Raises:
+        UsageError: At the line of the first such lever.
+    """
+    spec = variant.spec
+    used = {"constrain": spec.constrain is not None, "reasoning": spec.reasoning,
+            "samples": spec.samples > 1}
+    for key in UNEXPORTABLE:
+        if used[key]:
+            raise UsageError(f"variant {variant.name!r} uses {key}, which an lm-eval task "
+                             "cannot express", variant.path, variant.line_of(key),
+                             hint="export a variant without constrain, reasoning or samples")
+
+
 def _rows(task: Task, variant: Variant, split: str, seed: int) -> list[dict[str, Any]]:
-    shots = select_shots(task, variant, seed)
+    _check_exportable(variant)
+    source = ShotSelector().source(task, variant, seed)
+    # lm-eval sends plain prompts: a system prompt goes before the prompt, as
+    # on tunegate's completion backends.
+    system = SystemPrompt(variant.render_system(task))
     labels = list(getattr(task.spec, "labels", {}) or {})
     rows = []
     for ex in task.split(split):
-        prompt = variant.render(task, ex.input, shots)
+        prompt, _ = system.frame(variant.render(task, ex.input, source.for_input(ex.input)))
         row: dict[str, Any] = {"id": ex.id, "prompt": prompt, "target": ex.target}
         if labels:
             row["choices"] = list(label_continuations(prompt, labels))

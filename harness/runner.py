@@ -34,7 +34,7 @@ from harness.backends.base import (
 from harness.cache import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import ExampleError, UsageError
-from harness.predict import PromptPlan, make_plan, predict
+from harness.predict import PromptPlan, make_plan, predict, preflight
 from harness.progress import ExampleCallback, RunListener, StepTracker, as_listener
 from harness.sampling import sample_split
 from harness.scoring.base import Output, score_all
@@ -42,9 +42,10 @@ from harness.search_run import run_searches, search_total
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
-from harness.variants.prompt import Variant, select_shots
+from harness.variants.prompt import Variant
 from harness.variants.rag import open_for
-from harness.variants.search import Candidate
+from harness.variants.search import Candidate, fitting
+from harness.variants.shots import ShotSelector
 
 log = logging.getLogger(__name__)
 Progress = RunListener | ExampleCallback
@@ -146,6 +147,7 @@ class Runner:
         self.store = store
         self.options = options
         self.progress = as_listener(progress)
+        self.shots = ShotSelector()
 
     def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]],
                winners: dict[str, Variant] | None = None
@@ -209,6 +211,7 @@ class Runner:
                    counts: dict[str, int], total: int, finished: int) -> None:
         models: dict[str, CachedModel] = {}
         try:
+            self._preflight(spec, models)
             with ThreadPoolExecutor(max_workers=self.config.spec.concurrency) as pool:
                 winners, finished = self._search(run_id, spec, models, pool, counts, total,
                                                  finished)
@@ -228,6 +231,19 @@ class Runner:
                 counts["retries"] += model.retries
                 model.backend.close()
 
+    def _preflight(self, spec: ModelSpec, models: dict[str, CachedModel]) -> None:
+        """Refuse what the backend cannot do (a constraint, a system prompt) before any work.
+
+        Raises:
+            UsageError: A prompt variant or search candidate the model cannot serve.
+        """
+        cfg = self.config
+        pairs = [(t, v) for t in cfg.tasks for v in cfg.variants
+                 if v.applies_to(t) and cfg.runs(v, spec) and v.spec.kind != "lora"]
+        pairs += [(t, c.variant) for t in cfg.tasks for c in fitting(t, cfg.candidates)]
+        for task, variant in pairs:
+            preflight(self._model(spec, models), task, variant)
+
     def _plan(self, run_id: str, task: Task, variant: Variant, spec: ModelSpec,
               models: dict[str, CachedModel]) -> tuple[CachedModel, PromptPlan]:
         """The model (trained adapter included) and prompt plan of one group."""
@@ -239,7 +255,7 @@ class Runner:
                     else f"{variant.name}@{spec}")
             self.store.put_training(run_id, task.name, name, resolved.training)
         model = self._model(resolved.spec, models)
-        shots = select_shots(task, variant, self.config.spec.seed)
+        shots = self.shots.source(task, variant, self.config.spec.seed)
         plan = make_plan(model, task, variant, shots)
         judge = getattr(task.spec, "judge", None)
         if judge is not None:

@@ -125,7 +125,8 @@ class OllamaStandIn:
     ``/api/generate`` and ``/api/chat`` (POST, ``stream: false``: one JSON
     object with ``response``/``message``, ``done``, ``done_reason``,
     ``prompt_eval_count``, ``eval_count`` and durations). ``complete``
-    computes ``(text, prompt_tokens, eval_tokens, done_reason)``.
+    computes ``(text, prompt_tokens, eval_tokens, done_reason)``; a request's
+    ``format`` (a JSON Schema) reaches it as ``options["format"]``.
     """
 
     def __init__(self, models: dict[str, str], complete: Completer) -> None:
@@ -155,6 +156,8 @@ class OllamaStandIn:
                              "{{ .Prompt }}", "details": {"format": "gguf"}, "model_info": {},
                              "modified_at": "2026-01-01T00:00:00Z"}
         options = body.get("options") or {}
+        if body.get("format") is not None:  # structured outputs: handed to ``complete``
+            options = {**options, "format": body["format"]}
         if path == "/api/generate":
             text, n_in, n_out, reason = self.complete(str(body.get("prompt", "")), options)
             return 200, {}, self._done(name, reason, n_in, n_out) | {"response": text}

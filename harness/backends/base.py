@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from harness.backends.constrain import Constraint
 from harness.errors import UsageError
 from harness.registry import Registry
 
@@ -45,13 +46,20 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class GenRequest:
-    """Generate a completion of ``prompt``."""
+    """Generate a completion of ``prompt``.
+
+    ``constraint`` limits what may be decoded (see :mod:`harness.backends.constrain`);
+    ``system`` is a system prompt, sent as the system message by a backend whose
+    ``capabilities.chat`` is true (the planner prepends it to the prompt otherwise).
+    """
 
     prompt: str
     max_tokens: int = 32
     stop: tuple[str, ...] = ()
     temperature: float = 0.0
     seed: int = 0
+    constraint: Constraint | None = None
+    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class ScoreRequest:
 
     prompt: str
     continuations: tuple[str, ...]
+    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,10 @@ class Capabilities:
     label, slow with a large vocabulary (about 20 s each on llama.cpp's server)."""
     n_ctx: int | None = None
     """The context window in tokens that tunegate enforces (local backends)."""
+    constrain: frozenset[str] = frozenset()
+    """The output constraints it can enforce: ``schema``, ``labels``, ``regex``."""
+    chat: bool = False
+    """Prompts go through the model's chat template, so a system prompt is a system message."""
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

@@ -44,7 +44,8 @@ class FakeBackend:
         self.window = window
         self.capabilities = Capabilities(logprobs=mode != "nologprobs", tokenizer=True,
                                          max_concurrency=4,
-                                         n_ctx=window.n_ctx if window else None)
+                                         n_ctx=window.n_ctx if window else None,
+                                         constrain=frozenset({"labels"}))
         self._seen: set[str] = set()
 
     @property
@@ -79,7 +80,9 @@ class FakeBackend:
         """Return the last capitalised word of the prompt's tail, or 'none'.
 
         With temperature > 0 it "samples": a seeded share of the draws (half
-        the temperature) answers 'none' instead, different for each seed.
+        the temperature) answers 'none' instead, different for each seed. A
+        ``labels`` constraint turns an answer outside the labels into the first
+        label (it can constrain nothing else).
         """
         self._maybe_fail(request.prompt)
         if self.window is not None:
@@ -90,6 +93,9 @@ class FakeBackend:
         if request.temperature > 0 and _noise(f"{request.seed}:{request.prompt}") < (
                 request.temperature / 2):
             text = "none"
+        if request.constraint is not None:  # labels only (see capabilities)
+            choices = request.constraint.choices
+            text = next((c for c in choices if c.lower() == text.lower()), choices[0])
         return stop_at(GenResponse(text, self.count_tokens(request.prompt), 1), request.stop)
 
     def count_tokens(self, text: str) -> int:

@@ -12,7 +12,9 @@ the model's ``max_position_embeddings``.
 
 Label scoring batches every continuation of a prompt into one forward pass
 and applies the output head only at the continuation positions (the
-262k-token head dominates the cost of a small model otherwise).
+262k-token head dominates the cost of a small model otherwise). Output
+constraints (all three kinds) use lm-format-enforcer
+(:mod:`harness.backends.hf_constrain`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from harness.backends.base import (
     ScoreResponse,
     stop_at,
 )
+from harness.backends.constrain import KINDS, Constraint
 from harness.backends.context import ContextWindow, hf_context_length, n_ctx_option
+from harness.backends.hf_constrain import Enforcer, character_parser
 from harness.errors import UsageError
 from harness.models import file_digest
 
@@ -103,7 +107,8 @@ class HFBackend:
         require_train_deps()
         self.window = window or ContextWindow(options.n_ctx, spec="hf:PATH")
         self.capabilities = Capabilities(logprobs=True, tokenizer=True, max_concurrency=1,
-                                         n_ctx=self.window.n_ctx)
+                                         n_ctx=self.window.n_ctx, constrain=frozenset(KINDS))
+        self._enforcer: Enforcer | None = None
         self._dir, self._digest, self._adapter = model_dir, model_digest, adapter_dir
         self._adapter_digest = peft_digest(adapter_dir) if adapter_dir else None
         self._device = resolve_device(options.extra.get("device", "auto"))
@@ -161,6 +166,19 @@ class HFBackend:
     def _tokens(self, text: str, bos: bool) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=bos)["input_ids"])
 
+    def check_constraint(self, constraint: Constraint) -> None:
+        """Compile the constraint's parser now (a bad regex stops the run at start).
+
+        Raises:
+            UsageError: lm-format-enforcer is missing or cannot compile it.
+        """
+        character_parser(constraint)
+
+    def _allowed_tokens(self, constraint: Constraint) -> Any:
+        if self._enforcer is None:
+            self._enforcer = Enforcer(self.tokenizer)
+        return self._enforcer.prefix_fn(constraint)
+
     def score(self, request: ScoreRequest) -> ScoreResponse:
         """Summed log-probability of each continuation, all in one batched forward pass."""
         import torch
@@ -190,8 +208,10 @@ class HFBackend:
         import torch
 
         with self._lock:
-            self.window.check(request, self.count_tokens)
-            ids = self._tokens(request.prompt, bos=True)
+            prompt = (f"{request.system}\n\n{request.prompt}" if request.system
+                      else request.prompt)
+            self.window.check(replace(request, prompt=prompt), self.count_tokens)
+            ids = self._tokens(prompt, bos=True)
             inputs = torch.tensor([ids], dtype=torch.long, device=self._device)
             sample = request.temperature > 0
             if sample:
@@ -202,6 +222,8 @@ class HFBackend:
                 kwargs.update(temperature=request.temperature, top_k=40)
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
+            if request.constraint is not None:
+                kwargs["prefix_allowed_tokens_fn"] = self._allowed_tokens(request.constraint)
             with torch.no_grad():
                 out = self.model.generate(input_ids=inputs,
                                           attention_mask=torch.ones_like(inputs), **kwargs)

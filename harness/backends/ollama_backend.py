@@ -17,6 +17,12 @@ Options (after ``?`` in the spec, or ``BackendOptions.extra``): ``host``
 (``generate``, default, with ``raw`` prompts; or ``chat``), ``raw``
 (``true``/``false``: skip the model's prompt template, default true),
 ``concurrency`` (default 2; match ``OLLAMA_NUM_PARALLEL``) and ``timeout``.
+
+Output constraints use Ollama's ``format`` (structured outputs: a JSON
+Schema, on both endpoints): ``schema`` sends the task's schema, ``labels``
+a string ``enum`` of the labels (the answer comes back as a JSON string and
+is unquoted); Ollama has no regex constraint. With ``endpoint=chat`` a
+system prompt is the system message.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from harness.backends.base import (
     TransientBackendError,
     stop_at,
 )
+from harness.backends.constrain import label_schema, unwrap_label
 from harness.backends.remote import RemoteSpec, WarnOnce, first_line, parse_remote, token_count
 from harness.errors import ExampleError, UsageError
 
@@ -77,7 +84,9 @@ class OllamaBackend:
         self._warn = WarnOnce(log)
         self.digest = self._check_model()
         self.capabilities = Capabilities(logprobs=False, tokenizer=False,
-                                         max_concurrency=concurrency)
+                                         max_concurrency=concurrency,
+                                         constrain=frozenset({"schema", "labels"}),
+                                         chat=self.endpoint == "chat")
 
     @property
     def identity(self) -> dict[str, str | None]:
@@ -160,17 +169,26 @@ class OllamaBackend:
                                    "num_predict": request.max_tokens}
         if request.stop:
             options["stop"] = list(request.stop)
+        c = request.constraint
+        extra: dict[str, Any] = {} if c is None else {
+            "format": label_schema(c.choices) if c.kind == "labels" else c.schema_dict}
         if self.endpoint == "chat":
+            messages = ([{"role": "system", "content": request.system}]
+                        if request.system else []) + [
+                {"role": "user", "content": request.prompt}]
             resp = self._call(self._client.chat, model=self.model, stream=False,
-                              messages=[{"role": "user", "content": request.prompt}],
-                              options=options)
+                              messages=messages, options=options, **extra)
             text = _field(_field(resp, "message"), "content")
         else:
-            resp = self._call(self._client.generate, model=self.model, prompt=request.prompt,
-                              raw=self.raw, stream=False, options=options)
+            prompt = (f"{request.system}\n\n{request.prompt}" if request.system
+                      else request.prompt)
+            resp = self._call(self._client.generate, model=self.model, prompt=prompt,
+                              raw=self.raw, stream=False, options=options, **extra)
             text = _field(resp, "response")
         if not isinstance(text, str):
             raise ExampleError(f"{self._where()}: malformed response: no text")
+        if c is not None and c.kind == "labels":
+            text = unwrap_label(text)
         prompt_tokens = token_count(_field(resp, "prompt_eval_count"))
         out_tokens = token_count(_field(resp, "eval_count"))
         if prompt_tokens is None or out_tokens is None:

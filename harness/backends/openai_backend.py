@@ -13,6 +13,12 @@ in flight. Options (after ``?`` in the spec, or ``BackendOptions.extra``):
 - ``extra_body``: a JSON object merged into every request, for server
   sampling defaults that differ (llama.cpp server applies
   ``repeat_penalty`` 1.1 unless sent ``{"repeat_penalty": 1.0}``).
+- ``structured``: how the server constrains output (a variant's
+  ``constrain``): ``openai`` (default; structured outputs, ``response_format``
+  ``{"type": "json_schema", ...}``, chat endpoint, schema only), ``vllm``
+  (guided decoding: ``guided_json``, ``guided_choice``, ``guided_regex`` in
+  the request body) or ``llamacpp`` (a GBNF ``grammar`` in the request body,
+  which the llama.cpp server, C++ or Python, accepts on both endpoints).
 
 The API takes at most four stop strings: four are sent, and the text is cut
 on the client at the earliest of all of them, as on every backend. Fields a
@@ -49,6 +55,7 @@ from harness.backends.base import (
     TransientBackendError,
     stop_at,
 )
+from harness.backends.constrain import STRUCTURED, Constraint, server_fields, to_gbnf
 from harness.backends.openai_response import (
     MalformedResponse,
     choice_text,
@@ -71,7 +78,8 @@ from harness.errors import ExampleError, UsageError
 
 log = logging.getLogger(__name__)
 OPTIONS = ("base_url", "api_key_env", "endpoint", "logprobs", "concurrency", "timeout",
-           "extra_body")
+           "extra_body", "structured")
+
 OPENAI_URL = "https://api.openai.com/v1"
 MANY_ECHO_REQUESTS = 1000
 SLOW_ECHO_S = 2.0
@@ -109,6 +117,7 @@ class OpenAIBackend:
         concurrency = int(remote.number("concurrency", 8, 1, 256))
         timeout = remote.number("timeout", 120.0, 1.0, 3600.0)
         self._extra_text = remote.get("extra_body", "")
+        self.structured = remote.choice("structured", "openai", tuple(STRUCTURED))
         self._extra = json_object(self._extra_text)
         self._loop = LoopThread("tunegate-openai")
         self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
@@ -126,9 +135,13 @@ class OpenAIBackend:
         except BaseException:
             self.close()
             raise
+        can = STRUCTURED[self.structured]
+        if self.structured == "openai" and self.endpoint != "chat":
+            can = frozenset()  # OpenAI's structured outputs are a chat feature
         self.capabilities = Capabilities(logprobs=has, tokenizer=False,
                                          max_concurrency=concurrency,
-                                         remote_echo_scoring=has)
+                                         remote_echo_scoring=has, constrain=can,
+                                         chat=self.endpoint == "chat")
 
     @property
     def served_model(self) -> str:
@@ -241,14 +254,32 @@ class OpenAIBackend:
             log.info("%s returns no logprobs; classification will generate", self._where())
         return ok
 
+    # -- constraints ---------------------------------------------------------------
+
+    def check_constraint(self, constraint: Constraint) -> None:
+        """Refuse, at start, a constraint this server dialect cannot send.
+
+        Raises:
+            UsageError: Naming the dialect and what to set instead.
+        """
+        if constraint.kind not in self.capabilities.constrain:
+            need = ("endpoint=chat (OpenAI's structured outputs)"
+                    if self.structured == "openai" and constraint.kind == "schema"
+                    else "structured=vllm or structured=llamacpp")
+            raise self._usage_error(f"structured={self.structured} cannot constrain to "
+                                    f"{constraint.kind} here", hint=f"set {need}")
+        if self.structured == "llamacpp":
+            to_gbnf(constraint)
+
     # -- requests ----------------------------------------------------------------
 
     def generate(self, request: GenRequest) -> GenResponse:
-        """Complete one prompt (``completions`` or ``chat``), cut at every stop string.
+        """Complete one prompt (``completions`` or ``chat``), constrained if it says so.
 
         The API takes at most four stop strings: the first four are sent and
         all of them are applied to the returned text. Token counts the server
-        leaves out or sends as ``null`` are estimated (said once per run).
+        leaves out or sends as ``null`` are estimated (said once per run). A
+        system prompt is the system message on ``chat``, else it is prepended.
 
         Raises:
             TransientBackendError: Connection, timeout, 429 or 5xx.
@@ -264,14 +295,19 @@ class OpenAIBackend:
             self._warn("stop", "%s: %d stop strings; the API takes %d, the rest are applied "
                        "to the returned text", self._where(), len(request.stop),
                        MAX_OPENAI_STOP, level=logging.INFO)
-        if self._extra:
-            common["extra_body"] = self._extra
+        args, body = server_fields(self.structured, request.constraint)
+        if self._extra or body:
+            common["extra_body"] = {**self._extra, **body}
         if self.endpoint == "chat":
-            resp = self._call(self._client.chat.completions.create,
-                              messages=[{"role": "user", "content": request.prompt}], **common)
+            messages = ([{"role": "system", "content": request.system}]
+                        if request.system else []) + [
+                {"role": "user", "content": request.prompt}]
+            resp = self._call(self._client.chat.completions.create, messages=messages,
+                              **common, **args)
         else:
-            resp = self._call(self._client.completions.create, prompt=request.prompt,
-                              **common)
+            prompt = (f"{request.system}\n\n{request.prompt}" if request.system
+                      else request.prompt)
+            resp = self._call(self._client.completions.create, prompt=prompt, **common, **args)
         try:
             text, finish = choice_text(resp, chat=self.endpoint == "chat")
         except MalformedResponse as exc:

@@ -3,108 +3,43 @@
 A template is a Jinja2 file (sandboxed, strict about undefined names), never
 Python. It sees ``task`` (name, description, family), ``labels`` (name and
 description each; empty outside classification), ``shots`` (examples drawn
-from ``train`` by seed), ``input`` (the example's text), ``schema`` (a
-format task's JSON Schema as compact JSON, else empty) and ``glossary`` (a
-terminology task's entries: ``preferred``, ``acronym``, ``forbidden``).
-A ``rag`` variant's template also sees ``passages`` (retrieved from the
-task's ``knowledge`` collection, best first, each with ``id``,
-``passage_id`` and ``text``; empty for other kinds).
+from ``train``: see :mod:`harness.variants.shots`), ``input`` (the example's
+text), ``schema`` (a format task's JSON Schema as compact JSON, else empty)
+and ``glossary`` (a terminology task's entries: ``preferred``, ``acronym``,
+``forbidden``). A ``rag`` variant's template also sees ``passages``
+(retrieved from the task's ``knowledge`` collection, best first, each with
+``id``, ``passage_id`` and ``text``; empty for other kinds). A ``system``
+prompt is a Jinja2 string that sees the same names but ``input``, ``shots``
+and ``passages`` (it is the same for every example of a task).
 
 One variant can serve every family: ``templates`` maps a family to its own
 template file (used instead of ``template`` for that family), and
 ``families`` limits the families a variant runs on (calibration, say, only
-means something for label scoring).
+means something for label scoring). What each option means and which
+combinations are refused: :mod:`harness.variants.spec`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import jinja2
 import jinja2.sandbox
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import UsageError
-from harness.rag.knowledge import RagSpec
 from harness.tasks import ClassificationTask, Example, Task
 from harness.userfiles import read_bytes, read_text
+from harness.variants.spec import TrainSpec, VariantSpec, check_levers
 from harness.yamlio import YamlDoc, load_yaml, validate
 
+__all__ = ["CONTENT_FREE", "TrainSpec", "Variant", "VariantSpec", "load_variant"]
+
 CONTENT_FREE = ("N/A", "", "[MASK]")
-
-
-class TrainSpec(BaseModel):
-    """How a ``lora`` variant trains its adapter on the spot (cached by digest).
-
-    Values are checked here at load; module names against the base model
-    when training starts (:mod:`harness.training.modules`), located here too.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rank: int = Field(8, ge=1, le=512)
-    alpha: int = Field(16, ge=1, le=8192)
-    epochs: int = Field(3, ge=1, le=1000)
-    lr: float = Field(2e-4, gt=0.0, le=0.1)
-    seed: int = Field(0, ge=0)
-    batch_size: int = Field(8, ge=1, le=4096)
-    target_modules: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")], ...] = (
-        Field(("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1))
-    early_stop_on_dev: bool = False
-    max_length: int = Field(256, ge=8, le=32768)
-    max_examples: int | None = Field(None, ge=1)
-
-
-class VariantSpec(BaseModel):
-    """What a variant file may say.
-
-    A ``prompt`` variant is a template (plus shots and calibration). A
-    ``lora`` variant is a (usually short) template plus an adapter: either
-    ``adapter`` (``tunegate train``'s output directory, a GGUF LoRA file, a
-    peft directory, ``ollama:NAME`` or an OpenAI ``ft:`` model id; see
-    :mod:`harness.variants.lora`) or ``train`` (train one on the task's
-    train split, reused by digest).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["prompt", "lora", "rag"] = "prompt"
-    rag: RagSpec | None = None
-    adapter: str | None = None
-    train: TrainSpec | None = None
-    description: str = ""
-    template: str
-    templates: dict[Literal["classification", "format", "tone", "terminology"], str] = {}
-    families: list[Literal["classification", "format", "tone", "terminology"]] | None = None
-    shots: int = Field(0, ge=0, le=64)
-    shot_selection: Literal["stratified", "random"] = "stratified"
-    calibrate: bool = False
-    scoring: Literal["auto", "logprobs", "generate"] = "auto"
-
-    @model_validator(mode="after")
-    def _adapter_source(self) -> VariantSpec:
-        if self.kind == "lora" and (self.adapter is None) == (self.train is None):
-            raise ValueError("a lora variant needs exactly one of 'adapter' (a file) or "
-                             "'train' (train one on the task's train split)")
-        if self.kind == "prompt" and (self.adapter is not None or self.train is not None):
-            raise ValueError("'adapter' and 'train' belong to kind: lora")
-        if self.kind == "rag" and (self.adapter is not None or self.train is not None):
-            raise ValueError("'adapter' and 'train' belong to kind: lora")
-        if self.rag is not None and self.kind != "rag":
-            raise ValueError("'rag' (retriever, k, budget_tokens) belongs to kind: rag")
-        return self
-
-    @property
-    def retrieval(self) -> RagSpec | None:
-        """Retrieval settings of a ``rag`` variant (defaults when it names none)."""
-        return (self.rag or RagSpec()) if self.kind == "rag" else None
 
 
 @dataclass(frozen=True)
@@ -116,6 +51,8 @@ class Variant:
     template_text: str
     digest: str
     family_templates: Mapping[str, str] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
+    """The line of each top-level key in the variant file (for error messages)."""
 
     @property
     def name(self) -> str:
@@ -140,30 +77,27 @@ class Variant:
             UsageError: The template uses a name it is not given.
         """
         # The newline that ends a template file is not part of the prompt: the
-        # answer follows "Queue:" on the same line, as in the few-shot block.
-        env = jinja2.sandbox.SandboxedEnvironment(
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-            autoescape=False)
-        spec = task.spec
-        labels = ([{"name": k, "description": v} for k, v in spec.labels.items()]
-                  if isinstance(spec, ClassificationTask) else [])
-        schema = task.resources.get("schema")
-        glossary = [{"preferred": e.preferred, "acronym": e.acronym,
-                     "forbidden": list(e.forbidden)} for e in task.resources.get("glossary", ())]
+        # answer follows "Label:" on the same line, as in the few-shot block.
         source = self.family_templates.get(task.family, self.template_text)
-        try:
-            template = env.from_string(source)
-            text = template.render(
-                task={"name": task.name, "description": spec.description,
-                      "family": task.family},
-                labels=labels, shots=shots, input=input_text, glossary=glossary,
-                passages=list(passages),
-                schema=json.dumps(schema, ensure_ascii=False) if schema else "")
-        except jinja2.TemplateError as exc:
-            line = getattr(exc, "lineno", None) or _template_line(exc)
-            raise UsageError(f"template error: {exc}", self._template_path(task.family),
-                             line) from None
-        return text.rstrip(" ")
+        names = {**_task_names(task), "shots": shots, "input": input_text,
+                 "passages": list(passages)}
+        return _render(source, names, self._template_path(task.family), None)
+
+    def render_system(self, task: Task) -> str:
+        """The variant's system prompt for ``task`` (empty when it has none).
+
+        Raises:
+            UsageError: The system prompt uses a name it is not given (located
+                at the ``system`` key of the variant file).
+        """
+        if not self.spec.system:
+            return ""
+        return _render(self.spec.system, _task_names(task), self.path,
+                       self.lines.get("system")).strip()
+
+    def line_of(self, key: str) -> int | None:
+        """The line of a top-level key in the variant file (``None`` when absent)."""
+        return self.lines.get(key)
 
     def adapter_path(self) -> Path | None:
         """The adapter file a ``lora`` variant names, resolved, if any."""
@@ -173,6 +107,36 @@ class Variant:
         rel = {str(k): v for k, v in self.spec.templates.items()}.get(
             str(family), self.spec.template)
         return (self.path.parent / rel).resolve()
+
+
+def _task_names(task: Task) -> dict[str, Any]:
+    """What every template of ``task`` sees: task, labels, schema and glossary."""
+    spec = task.spec
+    labels = ([{"name": k, "description": v} for k, v in spec.labels.items()]
+              if isinstance(spec, ClassificationTask) else [])
+    schema = task.resources.get("schema")
+    glossary = [{"preferred": e.preferred, "acronym": e.acronym,
+                 "forbidden": list(e.forbidden)} for e in task.resources.get("glossary", ())]
+    return {"task": {"name": task.name, "description": spec.description,
+                     "family": task.family},
+            "labels": labels, "glossary": glossary,
+            "schema": json.dumps(schema, ensure_ascii=False) if schema else ""}
+
+
+def _render(source: str, names: Mapping[str, Any], path: Path, line: int | None) -> str:
+    """Render ``source`` in the sandbox, strict about undefined names.
+
+    Raises:
+        UsageError: A template error, at ``path`` and the template's line (or ``line``).
+    """
+    env = jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    try:
+        text = env.from_string(source).render(**names)
+    except jinja2.TemplateError as exc:
+        where = line or getattr(exc, "lineno", None) or _template_line(exc)
+        raise UsageError(f"template error: {exc}", path, where) from None
+    return text.rstrip(" ")
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -193,6 +157,9 @@ def load_variant(path: str | Path) -> Variant:
     """
     doc = load_yaml(path)
     spec = validate(VariantSpec, doc)
+    check_levers(spec, doc)
+    if spec.system:
+        _check_syntax(doc, spec.system, ("system",))
     text = _read_template(doc, spec.template, ("template",))
     extra = {str(fam): _read_template(doc, rel, ("templates", fam))
              for fam, rel in spec.templates.items()}
@@ -204,8 +171,16 @@ def load_variant(path: str | Path) -> Variant:
     blob = read_bytes(doc.path) + text.encode() + "".join(
         extra[f] for f in sorted(extra)).encode()
     digest = hashlib.sha256(blob).hexdigest()[:16]
+    lines = {str(loc[0]): line for loc, line in doc.lines.items() if len(loc) == 1}
     return Variant(spec=spec, path=doc.path, template_text=text, digest=digest,
-                   family_templates=extra)
+                   family_templates=extra, lines=lines)
+
+
+def _check_syntax(doc: YamlDoc, source: str, loc: tuple[str, ...]) -> None:
+    try:
+        jinja2.sandbox.SandboxedEnvironment().parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise doc.error(f"template syntax error in {loc[-1]}: {exc.message}", loc) from None
 
 
 def _read_template(doc: YamlDoc, rel: str, loc: tuple[str, ...]) -> str:
@@ -218,36 +193,3 @@ def _read_template(doc: YamlDoc, rel: str, loc: tuple[str, ...]) -> str:
     except jinja2.TemplateSyntaxError as exc:
         raise UsageError(f"template syntax error: {exc.message}", tpath, exc.lineno) from None
     return text
-
-
-def select_shots(task: Task, variant: Variant, seed: int) -> tuple[Example, ...]:
-    """Draw the variant's few-shot examples from ``train`` (never dev or test).
-
-    The draw depends only on the seed, the task and the variant name, so the
-    same shots serve every example (and the prompt prefix can be cached).
-
-    Raises:
-        UsageError: The variant wants shots but the task has no train split.
-    """
-    k = variant.spec.shots
-    if k == 0:
-        return ()
-    train = list(task.split("train"))
-    if not train:
-        raise UsageError(f"variant {variant.name!r} needs {k} shots but task "
-                         f"{task.name!r} has no train split", variant.path)
-    rng = random.Random(f"{seed}:{task.name}:{variant.name}")
-    if variant.spec.shot_selection == "random":
-        return tuple(rng.sample(train, min(k, len(train))))
-    by_label: dict[str, list[Example]] = {}
-    for ex in train:
-        by_label.setdefault(ex.target, []).append(ex)
-    pools = [rng.sample(v, len(v)) for _, v in sorted(by_label.items())]
-    rng.shuffle(pools)
-    picked: list[Example] = []
-    while len(picked) < min(k, len(train)):
-        for pool in pools:
-            if pool and len(picked) < k:
-                picked.append(pool.pop())
-    rng.shuffle(picked)
-    return tuple(picked)

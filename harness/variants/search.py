@@ -28,7 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.tasks import ClassificationTask, Task
-from harness.variants.prompt import Variant, VariantSpec
+from harness.variants.prompt import Variant
+from harness.variants.spec import VariantSpec, conflicts
 from harness.yamlio import YamlDoc
 
 # Options a search may not vary: they change what a variant *is*, not how it prompts.
@@ -135,7 +136,10 @@ def expand(doc: YamlDoc, spec: PromptSearchSpec, variants: Sequence[Variant]
     """All distinct candidates: each base prompt variant x every combination of axis values.
 
     A candidate that prompts exactly like a config variant or an earlier
-    candidate (e.g. a shot selection with no shots) is dropped.
+    candidate (e.g. a shot selection with no shots) is dropped, and so is a
+    combination of levers that contradict each other
+    (:func:`harness.variants.spec.conflicts`, e.g. calibration with per-input
+    shots).
 
     Raises:
         UsageError: A base name that is no prompt variant of the config, an
@@ -159,12 +163,16 @@ def expand(doc: YamlDoc, spec: PromptSearchSpec, variants: Sequence[Variant]
     seen = {_effective(v.spec) for v in variants}
     keys = list(spec.axes)
     out: list[Candidate] = []
+    contradicting = 0
     for base in bases:
         _check_axes(doc, spec, base)
         for combo in itertools.product(*(spec.axes[k] for k in keys)):
             settings = dict(zip(keys, combo, strict=True))
             name = f"{base.name}__" + "_".join(_code(k, v) for k, v in settings.items())
             new = VariantSpec.model_validate(base.spec.model_dump() | settings | {"name": name})
+            if conflicts(new):  # e.g. calibrate with per-input shots: cannot work together
+                contradicting += 1
+                continue
             effect = _effective(new)
             if effect in seen:
                 continue
@@ -173,8 +181,11 @@ def expand(doc: YamlDoc, spec: PromptSearchSpec, variants: Sequence[Variant]
             out.append(Candidate(dataclasses.replace(base, spec=new, digest=digest),
                                  base.name, settings))
     if not out:
+        why = (f"; {contradicting} combination(s) contradict each other" if contradicting
+               else "")
         raise doc.error("prompt_search: every combination of the axes prompts like a variant "
-                        "already in the config: nothing to search", ("prompt_search", "axes"))
+                        f"already in the config{why}: nothing to search",
+                        ("prompt_search", "axes"))
     return tuple(out)
 
 

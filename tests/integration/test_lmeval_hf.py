@@ -20,7 +20,8 @@ from harness.lmeval import LmevalOptions, run_lmeval
 from harness.predict import make_plan, predict_classification
 from harness.store import Store
 from harness.tasks import load_task
-from harness.variants.prompt import load_variant, select_shots
+from harness.variants.prompt import load_variant
+from harness.variants.shots import select_shots
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("lm_eval", reason="needs the lmeval extra: pip install 'tunegate[lmeval]'")

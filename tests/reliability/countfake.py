@@ -13,7 +13,6 @@ to watch a run from outside the process:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from harness.backends.base import (
     ScoreResponse,
 )
 from harness.backends.fake import FakeBackend
+from harness.cache import request_fields
 from harness.cli import main
 from harness.store import cache_key
 
@@ -44,7 +44,7 @@ class CountFake(FakeBackend):
     def _log(self, event: str, kind: str, request: object) -> None:
         if not self.log_path:
             return
-        key = cache_key(self.identity, kind, dataclasses.asdict(request), 0)  # type: ignore[call-overload]
+        key = cache_key(self.identity, kind, request_fields(request), 0)  # type: ignore[arg-type]
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, f"{event} {key}\n".encode())

@@ -30,7 +30,7 @@ def test_export_writes_absolute_paths_and_rendered_prompts(tmp_path: Path) -> No
     assert data.is_absolute() and data == out.data_file
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     assert [r["id"] for r in rows] == [ex.id for ex in task.split("test")]
-    from harness.variants.prompt import select_shots
+    from harness.variants.shots import select_shots
 
     first = task.split("test")[0]
     prompt = variant.render(task, first.input, select_shots(task, variant, 13))

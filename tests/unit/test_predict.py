@@ -132,7 +132,9 @@ def test_calibration_prior_averages_content_free_inputs(project, store):
     backend = Fixed({"ALPHA": 0.5, "BETA": 0.5}, {"ALPHA": 0.8, "BETA": 0.2})
     model = CachedModel(backend, store)
     task = load_task(project.task)
-    prior = calibration_prior(model, task, _variant(project, "v"), ())
+    variant = _variant(project, "v")
+    prior = calibration_prior(model, ["ALPHA", "BETA"],
+                              lambda text: (variant.render(task, text, ()), ""))
     assert prior == pytest.approx({"ALPHA": math.log(0.8), "BETA": math.log(0.2)})
     assert [r.prompt for r in backend.requests] == [
         "Message: N/A\nAnswer:", "Message: \nAnswer:", "Message: [MASK]\nAnswer:"]

@@ -79,7 +79,8 @@ def test_demo_tasks_are_sized_and_load(name, family, primary, scorers):
 
 
 def test_few_shot_for_generation_draws_from_train_only():
-    from harness.variants.prompt import load_variant, select_shots
+    from harness.variants.prompt import load_variant
+    from harness.variants.shots import select_shots
 
     task = load_task(ROOT / "tasks" / "support_record.yaml")
     variant = load_variant(ROOT / "baselines" / "few_shot.yaml")

@@ -8,7 +8,9 @@ import pytest
 
 from harness.errors import UsageError
 from harness.tasks import load_task
-from harness.variants.prompt import load_variant, select_shots
+from harness.variants.prompt import load_variant
+from harness.variants.shots import select_shots
+from tests.unit.conftest import write_jsonl
 
 FULL = """\
 {{ task.name }}: {{ task.description }}
@@ -77,8 +79,12 @@ def test_sandbox_blocks_unsafe_attributes(project):
 @pytest.mark.parametrize(("extra", "message"), [
     ("shots: -1\n", "shots: Input should be greater than or equal to 0"),
     ("kind: retrieval\n", "kind: Input should be 'prompt', 'lora' or 'rag'"),
-    ("shot_selection: best\n", "shot_selection: Input should be 'stratified' or 'random'"),
-    ("temperature: 1\n", "unknown key 'temperature'"),
+    ("shot_selection: nearest\n",
+     "shot_selection: Input should be 'stratified', 'random' or 'similar'"),
+    ("constrain: json\n", "constrain: Input should be 'schema', 'labels' or 'regex'"),
+    ("aggregate: mean\n", "aggregate: Input should be 'majority'"),
+    ("samples: 0\n", "samples: Input should be greater than or equal to 1"),
+    ("temprature: 1\n", "unknown key 'temprature'"),
 ])
 def test_variant_spec_errors(project, extra, message):
     with pytest.raises(UsageError) as err:
@@ -146,11 +152,52 @@ def test_real_baselines_render(root):
     shots = select_shots(task, few, 13)
     assert sorted(s.target for s in shots) == sorted(task.spec.labels)
     text = few.render(task, ex.input, shots)
-    assert text.endswith(f"Message: {ex.input}\nQueue:")
-    assert text.count("Message: ") == 9
+    assert text.startswith(task.spec.description + "\n\nLabels:\n")
+    assert text.endswith(f"Text: {ex.input}\nLabel:")
+    assert text.count("Text: ") == 9 and text.count("\nLabel: ") == 8
     assert "- ORCA: billing disputes and invoice errors" in text
     bare = load_variant(root / "baselines" / "bare.yaml")
-    assert bare.render(task, ex.input, ()) == f"Message: {ex.input}\nQueue:"
+    assert bare.render(task, ex.input, ()) == f"Text: {ex.input}\nLabel:"
+
+
+SENTIMENT = """\
+name: sentiment
+family: classification
+description: Say whether the review likes the film.
+data:
+  columns: {id: id, input: text, target: label}
+  files: {train: sdata/train.jsonl, dev: sdata/dev.jsonl, test: sdata/test.jsonl}
+labels:
+  POS: the reviewer liked it
+  NEG: ""
+metric: accuracy
+"""
+
+
+def test_baseline_templates_are_generic(root, project):
+    """Every baseline speaks of the task, its labels and the family, never of the demo."""
+    project.write("s.yaml", SENTIMENT)
+    for split in ("train", "dev", "test"):
+        write_jsonl(project.root / "sdata" / f"{split}.jsonl",
+                    [{"id": f"{split}{i}", "text": f"review {i}", "label": lab}
+                     for i, lab in enumerate(["POS", "NEG"])])
+    task = load_task(project.root / "s.yaml")
+    demo_words = ("Queue", "Message", "Lumen", "route", "ticket")
+    for path in sorted((root / "baselines").glob("*.yaml")):
+        variant = load_variant(path)
+        if not variant.applies_to(task):
+            continue
+        text = variant.render(task, "a slow, lovely film", select_shots(task, variant, 0)
+                              if variant.spec.shot_selection != "similar" else
+                              task.split("train")[:2])
+        text += variant.render_system(task)
+        assert not [w for w in demo_words if w in text], (path.name, text)
+        assert "a slow, lovely film" in text, path.name
+        if variant.spec.kind == "lora" or variant.name == "bare":
+            continue
+        assert "Say whether the review likes the film." in text, path.name
+        # Label names with their descriptions; an empty description adds no colon.
+        assert "- POS: the reviewer liked it\n- NEG\n" in text, path.name
 
 
 def test_file_final_newline_and_trailing_spaces_are_not_prompt(project):
