@@ -1,8 +1,9 @@
 """The README and docs/ pages stay true to the code they describe.
 
 Every relative link resolves (file and ``#anchor``); every fenced ``yaml``
-block parses, and one that is a whole run config, task, variant or knowledge
-block validates against the pydantic model the loader uses; every model spec
+block parses, and one that is a whole run config, task, variant, knowledge
+or prompt_search block validates against the pydantic model the loader uses
+(a search's axis values as options of a prompt variant); every model spec
 under ``models:`` parses; every ``tunegate COMMAND`` names a real subcommand
 of the CLI's parser with options it has, and each command line in a fenced
 shell block parses with that parser. The checkers return the problems they
@@ -28,6 +29,7 @@ from harness.config import RunSpec
 from harness.errors import UsageError
 from harness.rag.knowledge import KnowledgeSpec
 from harness.taskspec import TaskSpec
+from harness.variants.search import PromptSearchSpec
 from harness.variants.spec import VariantSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +99,23 @@ def _model_for(doc: dict[str, Any]) -> tuple[str, Any] | None:
         return "variant", VariantSpec
     if keys == {"knowledge"}:
         return "knowledge block", KnowledgeSpec
+    if keys == {"prompt_search"}:
+        return "prompt_search block", PromptSearchSpec
     return None
+
+
+def _axis_problems(doc: dict[str, Any]) -> list[str]:
+    """A prompt_search block's axis values that a prompt variant would refuse."""
+    search = doc.get("prompt_search")
+    axes = search.get("axes") if isinstance(search, dict) else None
+    problems = []
+    for key, values in (axes or {}).items():
+        for value in values:
+            try:
+                VariantSpec.model_validate({"name": "base", "template": "t.j2", key: value})
+            except ValidationError:
+                problems.append(f"prompt_search.axes.{key}: {value!r} is not a valid option")
+    return problems
 
 
 def yaml_problems(page: Path) -> list[str]:
@@ -116,7 +134,7 @@ def yaml_problems(page: Path) -> list[str]:
         found = _model_for(doc)
         if found is not None:
             kind, model = found
-            value = doc["knowledge"] if kind == "knowledge block" else doc
+            value = doc[next(iter(doc))] if kind.endswith(" block") else doc
             try:
                 if isinstance(model, TypeAdapter):
                     model.validate_python(value)
@@ -125,6 +143,7 @@ def yaml_problems(page: Path) -> list[str]:
                     model.model_validate(value)
             except ValidationError as exc:
                 problems.append(f"{page.name} block {n}: not a valid {kind}: {exc}")
+        problems += [f"{page.name} block {n}: {p}" for p in _axis_problems(doc)]
         for spec in doc.get("models") or []:
             try:
                 parse_spec(str(spec))
@@ -221,6 +240,8 @@ def test_the_checkers_find_what_is_broken(tmp_path: Path) -> None:
         "```bash\ntunegate gate examples/gate.yaml --min-gain\n```\n\n"
         "```yaml\nname: v\nkind: prompt\ntemplate: t.j2\nshots: many\n```\n\n"
         "```yaml\nmodels: [nosuch:thing]\n```\n\n"
+        "```yaml\nprompt_search:\n  axes: {shot_selection: [nearest]}\n"
+        "  budget: {minutes: 5}\n```\n\n"
         "```yaml\nkey: [unclosed\n```\n", encoding="utf-8")
     page = tmp_path / "README.md"
     links = link_problems(page)
@@ -231,10 +252,11 @@ def test_the_checkers_find_what_is_broken(tmp_path: Path) -> None:
     assert "no command 'frobnicate'" in commands[0] and "no option --fast" in commands[1]
     assert len(shell_problems(page)) == 1          # --min-gain without its value
     problems = yaml_problems(page)
-    assert len(problems) == 3
+    assert len(problems) == 4
     assert "not a valid variant" in problems[0] and "shots" in problems[0]
     assert "nosuch" in problems[1]
-    assert "not YAML" in problems[2]
+    assert "shot_selection: 'nearest'" in problems[2]
+    assert "not YAML" in problems[3]
 
 
 def test_slug_follows_githubs_rule() -> None:
