@@ -281,3 +281,10 @@ def test_make_test_is_the_readme_test_command() -> None:
                      re.MULTILINE)
     assert re.search(r"^test:.*\n\t\$\(BIN\)/python -m pytest -q;", makefile, re.MULTILINE)
     assert re.search(r"^make test\b", ci, re.MULTILINE)
+
+
+def test_every_command_is_documented() -> None:
+    # The commands page's table has a row for each subcommand the parser has.
+    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    rows = {m.group(1) for m in re.finditer(r"^\| `tunegate ([a-z-]+)", page, re.MULTILINE)}
+    assert rows == set(_subcommands())
