@@ -9,7 +9,7 @@ without errors. The schema (:func:`export_schema`) is the base columns
 below, three columns that carry the report's own definition of a score,
 then one ``score_<name>`` column (float64; null where the scorer does not
 apply or could not score) for every scorer tunegate registers; all columns
-are nullable. The README lists it.
+are nullable. docs/results-json.md lists it.
 
 One row per sample. The three score columns (:mod:`harness.analysis.metric`)
 let a warehouse that averages rows get the report's number:

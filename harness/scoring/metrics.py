@@ -109,7 +109,7 @@ def check_metric(task: Task) -> None:
     try:
         metric = task_metric(task.family, declared, task.primary_scorer)
     except ValueError as exc:
-        raise doc.error(str(exc), loc, hint="choose a metric the README lists for "
+        raise doc.error(str(exc), loc, hint="choose a metric docs/tasks.md lists for "
                         f"the {task.family} family") from None
     if metric.corpus is None:
         info = SCORERS.get(metric.scorer)

@@ -1,7 +1,7 @@
 """What a variant file may say (pydantic), and which combinations of levers make sense.
 
-The prompting levers, each a variant option (sources in the README's
-variants section):
+The prompting levers, each a variant option (sources in
+docs/variants.md, "The prompting levers"):
 
 - ``shots`` and ``shot_selection``: ``stratified`` (round-robin over labels,
   seeded), ``random`` (seeded) or ``similar`` (the k train examples nearest
