@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
+from harness.example import Example
 from harness.rag.knowledge import check_gold_ids
 from harness.taskcheck import check_family
 from harness.taskspec import (
@@ -44,28 +45,6 @@ GENERATION_FAMILIES = ("format", "tone", "terminology")
 __all__ = ["FAMILIES", "SPLITS", "AnyTask", "ClassificationTask", "Columns", "DataSpec",
            "Example", "FormatTask", "GenerationSpec", "Split", "SplitRule", "Task",
            "TaskSpec", "TerminologyTask", "ToneTask", "load_task"]
-
-
-@dataclass(frozen=True)
-class Example:
-    """One row of a task's data.
-
-    Attributes:
-        id: Unique within the task.
-        input: The text the model sees.
-        target: The reference answer (a label for classification).
-        split: Which split it belongs to.
-        fields: Every column of the row, for templates that want more.
-        line: Where the row is in its file (for error messages).
-    """
-
-    id: str
-    input: str
-    target: str
-    split: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""
-    line: int = 0
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from html import escape
 from importlib import resources
 from typing import Any
 
+from harness.fmt import num
 from harness.report.families import html_section as family_html
-from harness.report.plots import Plot, num
+from harness.report.plots import Plot
 from harness.report.rag import html_block as rag_html
 from harness.report.search import html_block as search_html
 from harness.report.sidebyside import TaskExamples, render_examples

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
+from harness.fmt import num
 from harness.report.html import verdict_of
-from harness.report.plots import num
 
 __all__ = ["NARROW", "Row", "base_rows", "decisions_headline", "headers", "plain_lines",
            "rich_table", "run_headline", "run_rows", "stacked_lines", "verdict_style"]
