@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.collection import check_gold_ids
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
 from harness.example import Example
-from harness.rag.knowledge import check_gold_ids
 from harness.taskcheck import check_family
 from harness.taskspec import (
     FAMILIES,
