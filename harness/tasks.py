@@ -21,6 +21,7 @@ from harness.collection import check_gold_ids
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
 from harness.example import Example
+from harness.memo import Memo
 from harness.taskcheck import check_family
 from harness.taskspec import (
     FAMILIES,
@@ -56,6 +57,9 @@ class Task:
     examples: Mapping[str, tuple[Example, ...]]
     digest: str
     resources: Mapping[str, Any] = field(default_factory=dict)
+    memo: Memo[str, Any] = field(default_factory=Memo, compare=False, repr=False)
+    """What scorers compute once per loaded task (a tone task's style models and
+    embeddings): it lives as long as this task object (the run)."""
 
     @property
     def name(self) -> str:
