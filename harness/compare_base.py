@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.choice import best_variant
 from harness.backends.base import BackendOptions, ModelSpec, create, parse_spec
 from harness.config import RunConfig, load_config
 from harness.errors import UsageError
@@ -128,7 +129,7 @@ def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
                             "new base's prompts", "", prompt or "", None)
 
     def best(names: list[str]) -> str:
-        return max(names, key=lambda n: (by_name[n].get("dev_score") or -math.inf, n))
+        return str(best_variant([by_name[n] for n in names]))
 
     old_ft, new_ft = best(lora_old), (best(lora_new) if lora_new else None)
     c = comps[old_ft]

@@ -97,18 +97,6 @@ def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
     return {"label": label, "reason": f"{reason}: {facts}.", "evidence": evidence}
 
 
-def best_variant(variants: Sequence[Mapping[str, Any]], kind: str) -> str | None:
-    """The best variant of ``kind`` on dev (ties and missing dev scores: first listed)."""
-    pool = [v for v in variants if v.get("kind") == kind]
-    if not pool:
-        return None
-
-    def dev(v: Mapping[str, Any]) -> float:
-        d = v.get("dev_score")
-        return -math.inf if d is None or math.isnan(float(d)) else float(d)
-    return str(max(pool, key=dev)["name"])
-
-
 def retrieval_summary(outputs: Sequence[Mapping[str, Any]],
                       ids: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Mean recall@k and MRR of a rag variant from its outputs' ``detail``.
