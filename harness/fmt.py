@@ -15,3 +15,36 @@ def num(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
     return float(value)
+
+
+NA = "n/a"
+"""What a missing, NaN or non-numeric value prints as."""
+
+
+def number(value: object, spec: str, scale: float = 1.0, suffix: str = "") -> str:
+    """``value`` times ``scale`` in format ``spec`` plus ``suffix``, or ``n/a``.
+
+    ``n/a`` (without the suffix) for None, NaN, a bool or anything not a number.
+    """
+    v = num(value)
+    return NA if math.isnan(v) else f"{scale * v:{spec}}{suffix}"
+
+
+def pct(value: object) -> str:
+    """A share as a percentage, one decimal: ``0.853`` -> ``85.3``."""
+    return number(value, ".1f", 100)
+
+
+def pp(value: object, suffix: str = "") -> str:
+    """A difference of shares in percentage points, signed: ``0.021`` -> ``+2.1``."""
+    return number(value, "+.1f", 100, suffix)
+
+
+def signed(value: object, digits: int = 3) -> str:
+    """A signed number with ``digits`` decimals: ``0.0213`` -> ``+0.021``."""
+    return number(value, f"+.{digits}f")
+
+
+def points(value: object) -> str:
+    """:func:`pp` with its unit: ``0.021`` -> ``+2.1 pp`` (``n/a`` alone when missing)."""
+    return pp(value, " pp")
