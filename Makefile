@@ -40,8 +40,11 @@ test: model $(TEST_STAMP)
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not realdata and not slow"
 
+# ruff, then the import layering of pyproject.toml (tests/unit/test_layers.py runs it
+# under `make test` too).
 lint: install
 	$(BIN)/ruff check harness tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy harness

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.collection import Passage
 from harness.rag.bm25 import BM25
 from harness.rag.chunking import ChunkSpec, chunk_passages
-from harness.rag.collection import Passage
 from harness.rag.dense import DenseIndex, load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -56,7 +56,8 @@ def one(mode: str, rank: int, length: int, steps: int) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.training import TrainOptions, choose_dtype, cpu_capability, resolve_base
+    from harness.finetune import resolve_base
+    from harness.training import TrainOptions, choose_dtype, cpu_capability
     from harness.training.trainer import add_lora, answer_loss, full_logits_loss, peak_memory_bytes
 
     base = resolve_base("embedded")
@@ -102,8 +103,9 @@ def _run(mode: str, rank: int, length: int, steps: int) -> dict[str, Any]:
 
 def epoch_scaling(sizes: tuple[int, ...] = (32, 64, 128)) -> list[dict[str, Any]]:
     """One real training epoch per size (support routing, bare template): its seconds."""
+    from harness.finetune import train_adapter
     from harness.tasks import load_task
-    from harness.training import TrainOptions, train_adapter
+    from harness.training import TrainOptions
 
     task = load_task(ROOT / "tasks/support_routing.yaml")
     template = (ROOT / "baselines/templates/classify_bare.j2").read_text(encoding="utf-8")

@@ -18,14 +18,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.choice import best_variant
 from harness.backends.base import BackendOptions, ModelSpec, create, parse_spec
 from harness.config import RunConfig, load_config
 from harness.errors import UsageError
+from harness.fmt import points
 from harness.report import write_report
 from harness.runner import Progress, Runner
 from harness.store import Store
@@ -106,8 +107,6 @@ def tokenizer_note(old: ModelSpec, new: ModelSpec, options: BackendOptions) -> s
             "an adapter cannot move between them and token prices are not comparable")
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:+.1f} pp"
 
 
 def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
@@ -128,12 +127,12 @@ def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
                             "new base's prompts", "", prompt or "", None)
 
     def best(names: list[str]) -> str:
-        return max(names, key=lambda n: (by_name[n].get("dev_score") or -math.inf, n))
+        return str(best_variant([by_name[n] for n in names]))
 
     old_ft, new_ft = best(lora_old), (best(lora_new) if lora_new else None)
     c = comps[old_ft]
-    gap = (f"old adapter {old_ft} vs new base + {prompt}: {_fmt(c['delta'])} "
-           f"[{_fmt(c['ci_low'])}, {_fmt(c['ci_high'])}], n={c['n']}")
+    gap = (f"old adapter {old_ft} vs new base + {prompt}: {points(c['delta'])} "
+           f"[{points(c['ci_low'])}, {points(c['ci_high'])}], n={c['n']}")
     econ = task.get("economics") or {}
     cost = econ.get("training_cost_usd")
     cost_text = (f"; retraining costs about ${cost + reeval_cost:,.2f} (training + re-evaluation,"
@@ -148,8 +147,8 @@ def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
             if cn is not None and cn["ci_low"] is not None and cn["ci_low"] > 0:
                 return BaseDecision(task["task"], RETRAIN, f"the old fine-tune still beats "
                                     f"prompting the new base ({gap}) and the retrained adapter "
-                                    f"beats it too: {_fmt(cn['delta'])} [{_fmt(cn['ci_low'])}, "
-                                    f"{_fmt(cn['ci_high'])}]{cost_text}", old_ft, prompt, new_ft)
+                                    f"beats it too: {points(cn['delta'])} [{points(cn['ci_low'])}, "
+                                    f"{points(cn['ci_high'])}]{cost_text}", old_ft, prompt, new_ft)
             return BaseDecision(task["task"], KEEP, f"the old fine-tune beats prompting the new "
                                 f"base ({gap}) but the retrained adapter does not clearly beat "
                                 "the new base's prompt: keep the old base and adapter",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.analysis.economics import EconomicsSpec
 from harness.backends.base import ModelSpec, parse_spec
 from harness.econcheck import check_economics
 from harness.errors import UsageError
@@ -46,28 +47,6 @@ class DecisionSpec(BaseModel):
     min_gain: float = Field(0.02, ge=-1.0, le=1.0)
     max_payback_months: float = Field(12.0, gt=0.0)
     min_examples: int = Field(10, ge=2)
-
-
-class EconomicsSpec(BaseModel):
-    """Prices and volumes for the break-even model (all optional but prices)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    price_in_per_mtok: float
-    price_out_per_mtok: float
-    calls_per_month: float
-    labelling_cost_per_example: float = 0.0
-    n_labelled: int | None = None
-    gpu_price_per_hour: float | None = None
-    training_hours: float | None = None
-    managed_price_per_mtok_trained: float | None = None
-    tokens_trained: float | None = None
-    retrain_every_months: float | None = None
-    reeval_cost: float = 0.0
-    horizon_months: int = 12
-    cost_per_error: float | None = None
-    candidate_price_in_per_mtok: float | None = None
-    candidate_price_out_per_mtok: float | None = None
 
 
 class RegressionSpec(BaseModel):

@@ -8,7 +8,6 @@ pull-request comment) next to the report, and returns the exit code:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from harness.analysis.verdict import exit_code
 from harness.backends.base import BackendOptions
 from harness.config import load_config, with_decision
 from harness.errors import UsageError
+from harness.fmt import number, points
 from harness.report import write_report
 from harness.runner import Progress, Runner
 from harness.store import Store
@@ -94,8 +94,6 @@ def _junit(results: dict[str, Any], outcomes: dict[str, tuple[int, str]]) -> str
             f'skipped="{skips}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n")
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{100 * x:+.1f} pp"
 
 
 def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], head: str,
@@ -110,11 +108,12 @@ def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], head
             continue
         c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
         code, what = outcomes[t["task"]]
-        p = "n/a" if c["p_holm"] is None else f"{c['p_holm']:.3g}"
+        p = number(c["p_holm"], ".3g")
         level = c.get("confidence")
         at = "" if level in (None, results.get("confidence")) else f" at {100 * level:.3g}%"
         lines.append(f"| {t['task']} | {t['candidate']} | {t['baseline']} | "
-                     f"{_pct(c['delta'])} | [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}]{at} | "
+                     f"{points(c['delta'])} | "
+                     f"[{points(c['ci_low'])}, {points(c['ci_high'])}]{at} | "
                      f"{p} | {what if what.startswith(icon[code]) else icon[code] + ': ' + what}"
                      " |")
     lines += ["", f"Full report: `{report_dir / 'index.html'}` (run `{results['run_id']}`)."]

@@ -62,8 +62,9 @@ class Registry(Generic[T]):
         entry = self._entries[name]
         if isinstance(entry, str):
             module, _, attr = entry.partition(":")
+            # Not stored back: the table is written only by ``add`` (at import),
+            # and Python's module cache already makes a second look-up cheap.
             loaded: T = getattr(importlib.import_module(module), attr)
-            self._entries[name] = loaded
             return loaded
         return entry
 

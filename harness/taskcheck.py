@@ -22,11 +22,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.answers import read_gold
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
+from harness.example import Example
+from harness.modelspec import parse_spec
 from harness.schemas import LoadedSchema, load_schema
 from harness.taskspec import (
     AnyTask,
@@ -40,9 +42,6 @@ from harness.taskspec import (
 from harness.textnorm import label_collisions, norm_text
 from harness.userfiles import read_json
 from harness.yamlio import YamlDoc, load_yaml, validate
-
-if TYPE_CHECKING:
-    from harness.tasks import Example
 
 MIN_PER_STYLE = 4
 
@@ -202,8 +201,6 @@ def _check_tone(spec: ToneTask, examples: Mapping[str, Sequence[Example]], doc: 
     if thin:
         raise doc.error(f"style {thin[0]!r} has fewer than {MIN_PER_STYLE} examples", loc)
     if spec.judge is not None:
-        from harness.backends.base import parse_spec
-
         try:
             parse_spec(spec.judge.model)
         except UsageError as exc:

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.collection import check_gold_ids
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
-from harness.rag.knowledge import check_gold_ids
+from harness.example import Example
+from harness.memo import Memo
 from harness.taskcheck import check_family
 from harness.taskspec import (
     FAMILIES,
@@ -47,28 +49,6 @@ __all__ = ["FAMILIES", "SPLITS", "AnyTask", "ClassificationTask", "Columns", "Da
 
 
 @dataclass(frozen=True)
-class Example:
-    """One row of a task's data.
-
-    Attributes:
-        id: Unique within the task.
-        input: The text the model sees.
-        target: The reference answer (a label for classification).
-        split: Which split it belongs to.
-        fields: Every column of the row, for templates that want more.
-        line: Where the row is in its file (for error messages).
-    """
-
-    id: str
-    input: str
-    target: str
-    split: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    source: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
 class Task:
     """A loaded, checked task: its spec, its examples by split and a digest."""
 
@@ -77,6 +57,9 @@ class Task:
     examples: Mapping[str, tuple[Example, ...]]
     digest: str
     resources: Mapping[str, Any] = field(default_factory=dict)
+    memo: Memo[str, Any] = field(default_factory=Memo, compare=False, repr=False)
+    """What scorers compute once per loaded task (a tone task's style models and
+    embeddings): it lives as long as this task object (the run)."""
 
     @property
     def name(self) -> str:

@@ -13,9 +13,52 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.rag.knowledge import KnowledgeSpec
-
 Split = Literal["train", "dev", "test"]
+Retriever = Literal["bm25", "dense", "hybrid", "random"]
+
+
+class ChunkSpec(BaseModel):
+    """How a collection is cut into chunks.
+
+    Args:
+        size: The most words in one chunk.
+        overlap: Words of trailing sentences repeated at the start of the next chunk.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: int = Field(200, ge=8, le=100_000)
+    overlap: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkSpec:
+        if self.overlap >= self.size:
+            raise ValueError("chunk overlap must be smaller than chunk size")
+        return self
+
+
+class KnowledgeSpec(BaseModel):
+    """A task's ``knowledge`` block.
+
+    Attributes:
+        collection: Folder of .txt/.md files or a .jsonl/.csv of passages,
+            relative to the task file.
+        id_column: Passage id column of a JSONL/CSV collection.
+        text_column: Passage text column of a JSONL/CSV collection.
+        chunking: Chunk size and overlap in words.
+        retriever: The default retriever of this task's rag variants.
+        gold_column: A data column with each example's gold passage ids
+            (a list, or ids separated by ``;``), for recall@k and MRR.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collection: str
+    id_column: str = "id"
+    text_column: str = "text"
+    chunking: ChunkSpec = ChunkSpec()
+    retriever: Retriever = "bm25"
+    gold_column: str | None = None
 
 
 class _Strict(BaseModel):

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.analysis.choice import best_variant
 from harness.analysis.economics import (
     Economics,
     EconomicsInputs,
@@ -79,7 +80,7 @@ def decision_settings(spec: Mapping[str, Any]) -> dict[str, Any]:
 def candidate_of(task: Mapping[str, Any], decision: Mapping[str, Any]) -> str | None:
     """The fine-tuned candidate a task's verdict is about: the named one, or the best lora."""
     cand = decision["candidate"]
-    return _pick(task, "lora") if cand == "auto" else str(cand)
+    return best_variant(task["variants"], "lora") if cand == "auto" else str(cand)
 
 
 def adjust_for_multiplicity(tasks: Sequence[dict[str, Any]], decision: Mapping[str, Any],
@@ -108,16 +109,6 @@ def adjust_for_multiplicity(tasks: Sequence[dict[str, Any]], decision: Mapping[s
             c["p_holm"] = p
             out.append((c, level))
     return out
-
-
-def _pick(task: Mapping[str, Any], kind: str) -> str | None:
-    """The best variant of ``kind`` on dev (ties: name), if the task has one."""
-    pool = [v for v in task["variants"] if v["kind"] == kind]
-    if not pool:
-        return None
-    best = max(pool, key=lambda v: (v.get("dev_score") if v.get("dev_score") is not None
-                                    else -math.inf, [-ord(ch) for ch in v["name"]]))
-    return str(best["name"])
 
 
 def undefined_note(task: Mapping[str, Any], candidate: str) -> str | None:
@@ -197,7 +188,7 @@ def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
             continue
         task["candidate"] = cand
         by_cand = {c["candidate"]: c for c in task["comparisons"]}
-        rag = _pick(task, "rag")
+        rag = best_variant(task["variants"], "rag")
         training = (trainings.get((task["task"], cand))
                     or trainings.get((task["task"], cand.split("@")[0])))
         try:

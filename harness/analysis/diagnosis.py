@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.analysis.metric import mean_over_examples
+from harness.fmt import number, signed
 
 KNOWLEDGE_GAP = "knowledge gap"
 BEHAVIOUR_GAP = "behaviour gap"
@@ -38,13 +39,9 @@ def _wins(c: Mapping[str, Any] | None) -> bool:
 
 
 def _fmt(c: Mapping[str, Any]) -> str:
-    def num(key: str) -> str:
-        v = c.get(key)
-        return "n/a" if v is None or math.isnan(float(v)) else f"{float(v):+.3f}"
-    p = c.get("p_value")
-    ptxt = "n/a" if p is None or math.isnan(float(p)) else f"{float(p):.3g}"
-    return (f"{c['candidate']} vs {c['baseline']}: {num('delta')} "
-            f"[{num('ci_low')}, {num('ci_high')}], p={ptxt}, n={c.get('n')}")
+    return (f"{c['candidate']} vs {c['baseline']}: {signed(c.get('delta'))} "
+            f"[{signed(c.get('ci_low'))}, {signed(c.get('ci_high'))}], "
+            f"p={number(c.get('p_value'), '.3g')}, n={c.get('n')}")
 
 
 def _evidence(c: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -95,18 +92,6 @@ def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
         else:
             reason = "the comparisons disagree (one beats the prompt, not the other)"
     return {"label": label, "reason": f"{reason}: {facts}.", "evidence": evidence}
-
-
-def best_variant(variants: Sequence[Mapping[str, Any]], kind: str) -> str | None:
-    """The best variant of ``kind`` on dev (ties and missing dev scores: first listed)."""
-    pool = [v for v in variants if v.get("kind") == kind]
-    if not pool:
-        return None
-
-    def dev(v: Mapping[str, Any]) -> float:
-        d = v.get("dev_score")
-        return -math.inf if d is None or math.isnan(float(d)) else float(d)
-    return str(max(pool, key=dev)["name"])
 
 
 def retrieval_summary(outputs: Sequence[Mapping[str, Any]],

@@ -13,13 +13,15 @@ labelling and $200 of training it pays back in 700 / 150 = 4.67 months.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Economics", "EconomicsInputs", "VariantMeasurements", "break_even"]
+__all__ = ["Economics", "EconomicsInputs", "EconomicsSpec", "VariantMeasurements", "break_even"]
 
 _MTOK = 1_000_000.0
 
@@ -41,6 +43,40 @@ def _check(name: str, value: object, *, positive: bool = False, optional: bool =
         raise ValueError(f"{name} must be positive, got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
+
+
+def _check_inputs(d: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first invalid economics input in ``d``."""
+    for name in ("price_in_per_mtok", "price_out_per_mtok"):
+        _check(name, d.get(name), positive=True)
+    for name in ("candidate_price_in_per_mtok", "candidate_price_out_per_mtok",
+                 "retrain_every_months"):
+        _check(name, d.get(name), positive=True, optional=True)
+    for name in ("calls_per_month", "labelling_cost_per_example", "reeval_cost"):
+        _check(name, d.get(name))
+    _check("n_labelled", d.get("n_labelled"), integer=True)
+    _check("horizon_months", d.get("horizon_months"), positive=True, integer=True)
+    _check("cost_per_error", d.get("cost_per_error"), optional=True)
+    _check_training(d)
+
+
+def _check_training(d: Mapping[str, Any]) -> None:
+    gpu = {k: d.get(k) for k in ("gpu_price_per_hour", "training_hours")}
+    managed = {k: d.get(k) for k in ("managed_price_per_mtok_trained", "tokens_trained")}
+    uses_gpu = any(v is not None for v in gpu.values())
+    uses_managed = any(v is not None for v in managed.values())
+    if uses_gpu and uses_managed:
+        raise ValueError("give training cost either as gpu_price_per_hour and "
+                         "training_hours or as managed_price_per_mtok_trained and "
+                         "tokens_trained, not both")
+    if not (uses_gpu or uses_managed):
+        raise ValueError("training cost is missing: give gpu_price_per_hour and "
+                         "training_hours, or managed_price_per_mtok_trained and "
+                         "tokens_trained")
+    price, amount = (gpu if uses_gpu else managed).items()
+    _check(price[0], price[1], positive=True)
+    _check(amount[0], amount[1])
+
 
 
 @dataclass(frozen=True)
@@ -65,9 +101,8 @@ class VariantMeasurements:
             raise ValueError(f"error_rate must lie in [0, 1], got {self.error_rate!r}")
 
 
-@dataclass(frozen=True)
-class EconomicsInputs:
-    """Prices and volumes for the break-even model.
+class EconomicsSpec(BaseModel):
+    """Prices and volumes for the break-even model: a run config's ``economics`` section.
 
     Training is priced one of two ways, never both: ``gpu_price_per_hour`` x
     ``training_hours`` (measured, or estimated from calibration data), or
@@ -78,8 +113,8 @@ class EconomicsInputs:
         price_in_per_mtok: Input (prompt) price per million tokens.
         price_out_per_mtok: Output (completion) price per million tokens.
         calls_per_month: Production calls a month.
-        labelling_cost_per_example: Cost of labelling one training example.
-        n_labelled: Training examples to label.
+        labelling_cost_per_example: Cost of labelling one training example (default 0).
+        n_labelled: Training examples to label (None: the task's train examples).
         gpu_price_per_hour: Price of one GPU-hour.
         training_hours: GPU-hours of one training run.
         managed_price_per_mtok_trained: Managed training price per million tokens.
@@ -94,11 +129,13 @@ class EconomicsInputs:
         candidate_price_out_per_mtok: Output price of the fine-tuned model; None = same.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     price_in_per_mtok: float
     price_out_per_mtok: float
     calls_per_month: float
-    labelling_cost_per_example: float
-    n_labelled: int
+    labelling_cost_per_example: float = 0.0
+    n_labelled: int | None = None
     gpu_price_per_hour: float | None = None
     training_hours: float | None = None
     managed_price_per_mtok_trained: float | None = None
@@ -110,37 +147,24 @@ class EconomicsInputs:
     candidate_price_in_per_mtok: float | None = None
     candidate_price_out_per_mtok: float | None = None
 
-    def __post_init__(self) -> None:
-        for name in ("price_in_per_mtok", "price_out_per_mtok"):
-            _check(name, getattr(self, name), positive=True)
-        for name in ("candidate_price_in_per_mtok", "candidate_price_out_per_mtok",
-                     "retrain_every_months"):
-            _check(name, getattr(self, name), positive=True, optional=True)
-        for name in ("calls_per_month", "labelling_cost_per_example", "reeval_cost"):
-            _check(name, getattr(self, name))
-        _check("n_labelled", self.n_labelled, integer=True)
-        _check("horizon_months", self.horizon_months, positive=True, integer=True)
-        _check("cost_per_error", self.cost_per_error, optional=True)
-        self._check_training()
 
-    def _check_training(self) -> None:
-        gpu = {"gpu_price_per_hour": self.gpu_price_per_hour,
-               "training_hours": self.training_hours}
-        managed = {"managed_price_per_mtok_trained": self.managed_price_per_mtok_trained,
-                   "tokens_trained": self.tokens_trained}
-        uses_gpu = any(v is not None for v in gpu.values())
-        uses_managed = any(v is not None for v in managed.values())
-        if uses_gpu and uses_managed:
-            raise ValueError("give training cost either as gpu_price_per_hour and "
-                             "training_hours or as managed_price_per_mtok_trained and "
-                             "tokens_trained, not both")
-        if not (uses_gpu or uses_managed):
-            raise ValueError("training cost is missing: give gpu_price_per_hour and "
-                             "training_hours, or managed_price_per_mtok_trained and "
-                             "tokens_trained")
-        price, amount = (gpu if uses_gpu else managed).items()
-        _check(price[0], price[1], positive=True)
-        _check(amount[0], amount[1])
+class EconomicsInputs(EconomicsSpec):
+    """The inputs of :func:`break_even`: an :class:`EconomicsSpec` complete and checked.
+
+    ``n_labelled`` is required here (the caller fills the task's train count)
+    and training is priced one way exactly.
+
+    Raises:
+        ValueError: On construction, naming the first invalid field: a price
+            missing, zero or negative; an amount negative, not finite or not a
+            number; no training price, or both kinds.
+    """
+
+    n_labelled: int
+
+    def __init__(self, **data: Any) -> None:
+        _check_inputs({**_DEFAULTS, **data})  # on the raw values, before pydantic coerces
+        super().__init__(**data)
 
     @property
     def training_basis(self) -> Literal["gpu_hours", "managed_tokens"]:
@@ -153,8 +177,13 @@ class EconomicsInputs:
             return self.gpu_price_per_hour * self.training_hours
         if self.managed_price_per_mtok_trained is not None and self.tokens_trained is not None:
             return self.managed_price_per_mtok_trained * self.tokens_trained / _MTOK
-        raise ValueError("training cost is missing")  # unreachable: __post_init__ checks it
+        raise ValueError("training cost is missing")  # unreachable: construction checks it
 
+
+
+_DEFAULTS = {name: f.default for name, f in EconomicsSpec.model_fields.items()
+             if not f.is_required() and name != "n_labelled"}
+"""The config's defaults, applied before the checks (``n_labelled`` has none here)."""
 
 @dataclass(frozen=True)
 class Economics:

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.choice import best_on_dev, best_variant
 from harness.analysis.decision import adjust_for_multiplicity, apply_decisions, decision_settings
-from harness.analysis.diagnosis import best_variant, diagnose, retrieval_summary
+from harness.analysis.diagnosis import diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_summaries
 from harness.analysis.metric import (
     PRIMARY,
@@ -122,7 +123,8 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
     if not scored:
         return candidates[0], (f"no dev scores; using the first listed prompt variant "
                                f"{candidates[0]!r} (not chosen on test)")
-    best = min(scored, key=lambda c: (-dev_scores[c], prompt_tokens.get(c, 0.0), c))
+    best = best_on_dev(dev_scores, prompt_tokens, scored)
+    assert best is not None  # scored is not empty
     others = ", ".join(f"{c} {dev_scores[c]:.3f}" for c in scored if c != best)
     why = f"highest dev score {dev_scores[best]:.3f}" + (f" (vs {others})" if others else "")
     return best, why
@@ -291,6 +293,8 @@ def build_results(run: RunRow, records: Iterable[Record],
                 _rng(seed, task_name, n), res, conf))
             if dev.get(n) is not None:
                 entry["variants"][-1]["dev_score"] = dev[n]
+            if n in dev_tokens:  # the best-on-dev rule's tie-break (analysis/choice.py)
+                entry["variants"][-1]["dev_prompt_tokens_mean"] = dev_tokens[n]
         base = by_variant[baseline]["test"]
         for n in names:
             if n == baseline:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from harness.analysis.economics import Economics
 from harness.analysis.stats import Comparison
+from harness.fmt import signed
 
 __all__ = [
     "JUSTIFIED",
@@ -64,10 +65,6 @@ class Verdict:
     more_examples: int | None = None
 
 
-def _signed(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:+.3f}"
-
-
 def _p(p: float) -> str:
     if math.isnan(p):
         return "p n/a"
@@ -91,8 +88,8 @@ def _level(confidence: float) -> str:
 
 def _facts(c: Comparison, e: Economics | None, limit: float) -> str:
     """The numbers of one comparison: gain, interval, p-value, n and payback."""
-    return (f"gain {_signed(c.delta)} ({_level(c.confidence)} CI {_signed(c.ci_low)} to "
-            f"{_signed(c.ci_high)}, {_p(c.p_value)}, n={c.n}), {_payback(e, limit)}")
+    return (f"gain {signed(c.delta)} ({_level(c.confidence)} CI {signed(c.ci_low)} to "
+            f"{signed(c.ci_high)}, {_p(c.p_value)}, n={c.n}), {_payback(e, limit)}")
 
 
 def _more(c: Comparison, n_min: int) -> int:
@@ -159,21 +156,21 @@ def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
     if rag_comparison is not None and _rag_wins(c, rag_comparison, n_min):
         r = rag_comparison
         return Verdict(USE_RAG,
-                       f"RAG beats the prompt baseline (gain {_signed(r.delta)}, CI "
-                       f"{_signed(r.ci_low)} to {_signed(r.ci_high)}, {_p(r.p_value)}) and "
+                       f"RAG beats the prompt baseline (gain {signed(r.delta)}, CI "
+                       f"{signed(r.ci_low)} to {signed(r.ci_high)}, {_p(r.p_value)}) and "
                        f"the fine-tune does not beat RAG: {facts}.")
     if c.ci_low >= min_gain:
         if economics is None or economics.payback_months <= max_payback_months:
             return Verdict(JUSTIFIED, f"The fine-tune's CI lower bound reaches min_gain "
-                                      f"{_signed(min_gain)}: {facts}.")
-        return Verdict(NO_PAYBACK, f"The gain reaches min_gain {_signed(min_gain)} but "
+                                      f"{signed(min_gain)}: {facts}.")
+        return Verdict(NO_PAYBACK, f"The gain reaches min_gain {signed(min_gain)} but "
                                    f"payback exceeds {max_payback_months:g} months: {facts}.")
     if c.ci_high < min_gain:
         return Verdict(TOO_SMALL, f"Even the CI upper bound is below min_gain "
-                                  f"{_signed(min_gain)}: {facts}.")
+                                  f"{signed(min_gain)}: {facts}.")
     more = _more(c, n_min)
     return Verdict(inconclusive_label(more),
-                   f"The CI straddles min_gain {_signed(min_gain)}: {facts}; label about "
+                   f"The CI straddles min_gain {signed(min_gain)}: {facts}; label about "
                    f"{more} more test examples to decide.", more)
 
 

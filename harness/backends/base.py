@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, cast
 
 from harness.backends.constrain import Constraint
-from harness.errors import UsageError
-from harness.registry import Registry
+from harness.modelspec import BACKENDS as BACKENDS
+from harness.modelspec import ModelSpec as ModelSpec
+from harness.modelspec import parse_spec as parse_spec
 
 
 class TransientBackendError(RuntimeError):
@@ -28,20 +29,6 @@ class TransientBackendError(RuntimeError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A parsed ``backend:model`` string plus an optional adapter."""
-
-    backend: str
-    model: str = ""
-    adapter: str | None = None
-
-    def __str__(self) -> str:
-        sep = "" if self.model.startswith("?") else ":"  # embedded?n_ctx=8192
-        text = f"{self.backend}{sep}{self.model}" if self.model else self.backend
-        return text + (f"+{self.adapter}" if self.adapter else "")
 
 
 @dataclass(frozen=True)
@@ -178,43 +165,16 @@ class BackendOptions:
 
 
 Factory = Callable[[ModelSpec, BackendOptions], Backend]
-BACKENDS: Registry[Factory] = Registry("backend")
 
 
 def backend(name: str) -> Callable[[Factory], Factory]:
     """Register a backend factory under the spec prefix ``name``."""
-    return BACKENDS.register(name)
-
-
-def parse_spec(text: str, adapter: str | None = None) -> ModelSpec:
-    """Parse ``embedded``, ``embedded?n_ctx=8192``, ``openai:gpt-4o-mini``, ``hf:./path``...
-
-    Options after ``?`` stay in ``model`` (``?n_ctx=8192`` for the default
-    embedded model); each backend checks its own.
-
-    Raises:
-        UsageError: The prefix is unknown or a model name is missing.
-    """
-    text = text.strip()
-    cut = min((i for i in (text.find(":"), text.find("?")) if i >= 0), default=len(text))
-    name, rest = text[:cut], text[cut:]
-    model = rest[1:] if rest.startswith(":") else rest
-    if name not in BACKENDS:
-        BACKENDS.get(name)  # raises with the valid names
-    if name != "embedded" and not model.partition("?")[0]:
-        raise UsageError(f"model spec {text!r} needs a model after '{name}:'",
-                         hint=f"e.g. {name}:MODEL")
-    return ModelSpec(backend=name, model=model, adapter=adapter)
+    def deco(factory: Factory) -> Factory:
+        BACKENDS.add(name, factory)
+        return factory
+    return deco
 
 
 def create(spec: ModelSpec, options: BackendOptions) -> Backend:
     """Build the backend for ``spec``."""
-    return BACKENDS.get(spec.backend)(spec, options)
-
-
-# Lazy registrations: the module is imported only when its backend is used.
-BACKENDS.add("embedded", "harness.backends.embedded:create")
-BACKENDS.add("fake", "harness.backends.fake:create")
-BACKENDS.add("openai", "harness.backends.openai_backend:create")
-BACKENDS.add("ollama", "harness.backends.ollama_backend:create")
-BACKENDS.add("hf", "harness.backends.hf:create")
+    return cast(Backend, BACKENDS.get(spec.backend)(spec, options))

@@ -41,7 +41,8 @@ from harness.backends.constrain import KINDS, Constraint, to_gbnf
 from harness.backends.context import ContextWindow, gguf_context_length, n_ctx_option, spec_options
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
-from harness.models import file_digest, resolve_embedded
+from harness.modelcache import file_digest
+from harness.models import resolve_embedded
 from harness.native import LLAMA
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from harness.backends.constrain import KINDS, Constraint
 from harness.backends.context import ContextWindow, hf_context_length, n_ctx_option
 from harness.backends.hf_constrain import Enforcer, character_parser
 from harness.errors import UsageError
-from harness.models import file_digest
+from harness.modelcache import file_digest
 
 log = logging.getLogger(__name__)
 _OPTIONS = {"device": ("auto", "cpu", "cuda"), "dtype": ("auto", "float32", "bfloat16")}

@@ -73,8 +73,9 @@ def _trainings(plans: list[TrainingPlan]) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a LoRA adapter on a task's train split and export it (peft, GGUF, Modelfile)."""
+    from harness.finetune import train_adapter
     from harness.tasks import load_task
-    from harness.training import TrainOptions, train_adapter
+    from harness.training import TrainOptions
 
     modules = tuple(m.strip() for m in args.target_modules.split(",") if m.strip())
     options = TrainOptions(rank=args.rank, alpha=args.alpha, epochs=args.epochs, lr=args.lr,

@@ -1,7 +1,7 @@
 """Retrieval for ``rag`` variants: collections, chunking, indexes, metrics."""
 
+from harness.collection import Collection, Passage, load_collection
 from harness.rag.chunking import Chunk, ChunkSpec, chunk_passages
-from harness.rag.collection import Collection, Passage, load_collection
 from harness.rag.index import RETRIEVERS, Hit, KnowledgeIndex, build_index
 from harness.rag.metrics import recall_at_k, reciprocal_rank, summarize
 

@@ -17,9 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from harness.rag.collection import Passage
+from harness.collection import Passage
+from harness.taskspec import ChunkSpec as ChunkSpec
 from harness.tokens import word_count, word_spans
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -31,26 +30,6 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 _CLOSE = "\"')\\]」』”’）"
 _SENTENCE = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][{_CLOSE}]))\s+"
                        rf"|(?<=[。！？｡])(?![{_CLOSE}])\s*|(?<=[。！？｡][{_CLOSE}])\s*")
-
-
-class ChunkSpec(BaseModel):
-    """How a collection is cut into chunks.
-
-    Args:
-        size: The most words in one chunk.
-        overlap: Words of trailing sentences repeated at the start of the next chunk.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    size: int = Field(200, ge=8, le=100_000)
-    overlap: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _overlap_smaller(self) -> ChunkSpec:
-        if self.overlap >= self.size:
-            raise ValueError("chunk overlap must be smaller than chunk size")
-        return self
 
 
 @dataclass(frozen=True)

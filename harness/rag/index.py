@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harness.collection import Collection
 from harness.errors import UsageError
 from harness.rag.bm25 import BM25, TOKENIZER
 from harness.rag.chunking import Chunk, ChunkSpec, chunk_passages
-from harness.rag.collection import Collection
 from harness.rag.dense import MODEL_NAME, DenseIndex
 
 log = logging.getLogger(__name__)

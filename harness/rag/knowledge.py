@@ -12,52 +12,27 @@ a warning (once per passage) and recorded as truncated.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.errors import UsageError
-from harness.rag.chunking import ChunkSpec
-from harness.rag.collection import load_collection
+from harness.collection import check_gold_ids as check_gold_ids
+from harness.collection import gold_ids, load_collection
 from harness.rag.index import Hit, KnowledgeIndex, build_index
 from harness.rag.metrics import recall_at_k, reciprocal_rank
+from harness.taskspec import KnowledgeSpec as KnowledgeSpec
+from harness.taskspec import Retriever
 from harness.tokens import word_spans
 
 log = logging.getLogger(__name__)
 
-Retriever = Literal["bm25", "dense", "hybrid", "random"]
 MIN_TRUNCATED_TOKENS = 8
 ELLIPSIS = " ..."
-
-
-class KnowledgeSpec(BaseModel):
-    """A task's ``knowledge`` block.
-
-    Attributes:
-        collection: Folder of .txt/.md files or a .jsonl/.csv of passages,
-            relative to the task file.
-        id_column: Passage id column of a JSONL/CSV collection.
-        text_column: Passage text column of a JSONL/CSV collection.
-        chunking: Chunk size and overlap in words.
-        retriever: The default retriever of this task's rag variants.
-        gold_column: A data column with each example's gold passage ids
-            (a list, or ids separated by ``;``), for recall@k and MRR.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    collection: str
-    id_column: str = "id"
-    text_column: str = "text"
-    chunking: ChunkSpec = ChunkSpec()
-    retriever: Retriever = "bm25"
-    gold_column: str | None = None
 
 
 class RagSpec(BaseModel):
@@ -130,62 +105,6 @@ def fit_passages(hits: Sequence[Hit], budget: int, count: Callable[[str], int]) 
                 out.append(entry | {"text": cut, "tokens": count(cut), "truncated": True})
         return Fitted(out, len(hits) - len(out), oversize)
     return Fitted(out, 0, oversize)
-
-
-class DataRow(Protocol):
-    """What :func:`check_gold_ids` reads of an example: its fields and where it is."""
-
-    @property
-    def fields(self) -> Mapping[str, Any]: ...  # noqa: D102
-    @property
-    def source(self) -> str: ...  # noqa: D102
-    @property
-    def line(self) -> int: ...  # noqa: D102
-
-
-def _closest(pid: str, ids: Collection[str]) -> str | None:
-    """The passage id ``pid`` most likely meant: same but for case or file suffix, or close."""
-    folded = pid.casefold()
-    for cand in sorted(ids):
-        if cand.casefold() == folded or PurePosixPath(cand).stem.casefold() == folded or (
-                PurePosixPath(folded).stem == cand.casefold()):
-            return cand
-    close = difflib.get_close_matches(pid, list(ids), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def check_gold_ids(knowledge: KnowledgeSpec, task_path: Path, rows: Iterable[DataRow]) -> None:
-    """Every gold passage id in the data must name a passage of the collection.
-
-    Without this a misspelt id (``P1`` for ``p1``, ``p2.txt`` for ``p2``)
-    makes recall@k and MRR 0.0 while the right passage was retrieved.
-
-    Raises:
-        UsageError: At the first data row naming an unknown id (its file and
-            line), with the closest id as a hint; or a bad collection.
-    """
-    if knowledge.gold_column is None:
-        return
-    coll = load_collection((task_path.parent / knowledge.collection).resolve(),
-                           knowledge.id_column, knowledge.text_column)
-    ids = {p.id for p in coll.passages}
-    for row in rows:
-        for pid in sorted(gold_ids(row.fields, knowledge.gold_column) - ids):
-            near = _closest(pid, ids)
-            hint = (f"did you mean {near}?" if near else
-                    f"{len(ids)} passages, e.g. {', '.join(sorted(ids)[:3])}")
-            raise UsageError(f"gold passage id {pid!r} is not in the collection", row.source,
-                             row.line, hint=hint)
-
-
-def gold_ids(fields: Mapping[str, Any], column: str | None) -> set[str]:
-    """An example's gold passage ids from its data row (empty when none)."""
-    if column is None:
-        return set()
-    value = fields.get(column)
-    if isinstance(value, list):
-        return {str(v).strip() for v in value if str(v).strip()}
-    return {p.strip() for p in str(value or "").split(";") if p.strip()}
 
 
 class Retrieval:

@@ -15,21 +15,14 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-
-def _num(x: object) -> float:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
-
-
-def _pct(x: object) -> str:
-    v = _num(x)
-    return "n/a" if math.isnan(v) else f"{100 * v:.1f}"
+from harness.fmt import num, pct
 
 
 def _scorer_cell(s: Mapping[str, Any] | None) -> str:
     if not s:
         return "n/a"
-    text = _pct(s.get("mean"))
-    lo, hi = _num(s.get("ci_low")), _num(s.get("ci_high"))
+    text = pct(s.get("mean"))
+    lo, hi = num(s.get("ci_low")), num(s.get("ci_high"))
     if not (math.isnan(lo) or math.isnan(hi)):
         text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
     if s.get("unscored"):
@@ -56,7 +49,7 @@ def rows(task: Mapping[str, Any]) -> tuple[str, list[str], list[list[str]], list
             cells = []
             for v in variants:
                 pl = (v.get("per_label") or {}).get(lab, {})
-                cells.append(f"{_pct(pl.get('precision'))} / {_pct(pl.get('recall'))}")
+                cells.append(f"{pct(pl.get('precision'))} / {pct(pl.get('recall'))}")
             body.append([lab, *cells])
         return "Per-label precision / recall (test)", head, body, []
     names = _scorer_names(variants)
@@ -77,7 +70,7 @@ def _notes(variants: Sequence[Mapping[str, Any]]) -> list[str]:
                          f"unparseable {parse.get('failed', 0)}")
         judge = v.get("judge")
         if isinstance(judge, Mapping):
-            mean = _num(judge.get("mean_rating"))
+            mean = num(judge.get("mean_rating"))
             rating = "no valid rating" if math.isnan(mean) else f"mean rating {mean:.2f}"
             notes.append(f"{v.get('name')}: judge asked {judge.get('asked')}, invalid answers "
                          f"{judge.get('invalid')}, {rating}")
@@ -85,7 +78,7 @@ def _notes(variants: Sequence[Mapping[str, Any]]) -> list[str]:
     clf = first.get("style_classifier")
     if isinstance(clf, Mapping):
         notes.append(f"style classifier ({clf.get('kind')}) held-out accuracy "
-                     f"{_pct(clf.get('heldout_accuracy'))}% on {clf.get('n_heldout')} examples "
+                     f"{pct(clf.get('heldout_accuracy'))}% on {clf.get('n_heldout')} examples "
                      f"(trained on {clf.get('n_train')}): trust style scores that far")
     if first.get("fluency_proxy"):
         notes.append(f"fluency proxy: {first['fluency_proxy']}")

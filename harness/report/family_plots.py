@@ -14,8 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from harness.fmt import num  # noqa: E402
+from harness.report.figure import png as _png  # noqa: E402
 from harness.report.fonts import with_fonts  # noqa: E402
-from harness.report.plots import _png, num  # noqa: E402
 
 
 @with_fonts

@@ -19,8 +19,9 @@ from html import escape
 from importlib import resources
 from typing import Any
 
+from harness.fmt import num, number, pct, pp
 from harness.report.families import html_section as family_html
-from harness.report.plots import Plot, num
+from harness.report.plots import Plot
 from harness.report.rag import html_block as rag_html
 from harness.report.search import html_block as search_html
 from harness.report.sidebyside import TaskExamples, render_examples
@@ -44,17 +45,7 @@ def _sha256(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def _pct(x: object) -> str:
-    v = num(x)
-    return "n/a" if math.isnan(v) else f"{100 * v:.1f}"
-
-
-def _pp(x: object) -> str:
-    v = num(x)
-    return "n/a" if math.isnan(v) else f"{100 * v:+.1f}"
-
-
-def _ci(lo: object, hi: object, fmt: Any = _pct) -> str:
+def _ci(lo: object, hi: object, fmt: Any = pct) -> str:
     if math.isnan(num(lo)) or math.isnan(num(hi)):
         return "n/a"
     return f"[{fmt(lo)}, {fmt(hi)}]"
@@ -71,8 +62,8 @@ def _no_verdict_reason(task: Mapping[str, Any]) -> str:
     comps = task.get("comparisons") or []
     if not comps:
         return "no verdict: only one variant, so no comparison is possible"
-    parts = [f"{c.get('candidate')} vs {c.get('baseline')} {_pp(c.get('delta'))} points "
-             f"(CI {_ci(c.get('ci_low'), c.get('ci_high'), _pp)}, n={c.get('n')})"
+    parts = [f"{c.get('candidate')} vs {c.get('baseline')} {pp(c.get('delta'))} points "
+             f"(CI {_ci(c.get('ci_low'), c.get('ci_high'), pp)}, n={c.get('n')})"
              for c in comps]
     why = f"{task['decision_note']}; " if task.get("decision_note") else ""
     return f"no verdict: {why}paired differences: " + "; ".join(parts)
@@ -187,14 +178,14 @@ def _variants_table(task: Mapping[str, Any], level: str) -> str:
         toks = num(v.get("prompt_tokens_mean"))
         rows.append(
             f"<tr><td>{_e(v.get('name'))}{mark}</td><td>{_e(v.get('kind', ''))}</td>"
-            f'<td class="num">{_pct(v.get("score"))}</td>'
+            f'<td class="num">{pct(v.get("score"))}</td>'
             f'<td>{_ci(v.get("ci_low"), v.get("ci_high"))}</td>'
             f'<td class="num">{_e(v.get("n", "n/a"))}</td>'
             f'<td class="num{" failed" if failed else ""}">{failed}</td>'
-            f'<td class="num">{_pct(v.get("dev_score"))}</td>'
-            f'<td class="num">{_pct(metrics.get("macro_f1"))}</td>'
-            f'<td class="num">{_pct(metrics.get("invalid_rate"))}</td>'
-            f'<td class="num">{"n/a" if math.isnan(toks) else f"{toks:.0f}"}</td></tr>')
+            f'<td class="num">{pct(v.get("dev_score"))}</td>'
+            f'<td class="num">{pct(metrics.get("macro_f1"))}</td>'
+            f'<td class="num">{pct(metrics.get("invalid_rate"))}</td>'
+            f'<td class="num">{number(toks, ".0f")}</td></tr>')
     return ("<table><thead><tr><th>variant</th><th>kind</th>"
             f"<th>test {_e(task.get('metric', 'score'))} %</th><th>{level}</th><th>n</th>"
             "<th>failed</th><th>dev %</th><th>macro-F1 %</th><th>invalid %</th>"
@@ -208,8 +199,8 @@ def _comparisons_table(task: Mapping[str, Any], level: str) -> str:
                 "variant in this run.</p>" if task.get("variants") else "")
     rows = "".join(
         f"<tr><td>{_e(c.get('candidate'))}</td><td>{_e(c.get('baseline'))}</td>"
-        f'<td class="num">{_pp(c.get("delta"))}</td>'
-        f"<td>{_ci(c.get('ci_low'), c.get('ci_high'), _pp)}</td>"
+        f'<td class="num">{pp(c.get("delta"))}</td>'
+        f"<td>{_ci(c.get('ci_low'), c.get('ci_high'), pp)}</td>"
         f'<td class="num">{_p(c.get("p_value"))}</td><td class="num">{_p(c.get("p_holm"))}</td>'
         f'<td class="num">{_e(c.get("n"))}</td>'
         f"<td>{_e(c.get('wins'))} / {_e(c.get('losses'))} / {_e(c.get('ties'))}</td>"

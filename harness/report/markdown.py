@@ -5,24 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.fmt import num, pct, pp
 from harness.report.families import markdown_lines as family_lines
 from harness.report.rag import markdown_lines as rag_lines
 from harness.report.search import markdown_lines as search_lines
 from harness.report.search import summary_line
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
 def _ci(lo: float | None, hi: float | None) -> str:
     if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return "n/a"
-    return f"[{_pct(lo)}, {_pct(hi)}]"
-
-
-def _signed(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{100 * x:+.1f}"
+    return f"[{pct(lo)}, {pct(hi)}]"
 
 
 def _task_section(t: dict[str, Any], conf: float) -> list[str]:
@@ -42,10 +35,10 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
         if t.get("family", "classification") != "classification":
             metrics = {"invalid_rate": v.get("unparseable_rate")}
         out.append(
-            f"| {v['name']}{mark} | {v['kind']} | {_pct(v['score'])} | "
+            f"| {v['name']}{mark} | {v['kind']} | {pct(v['score'])} | "
             f"{_ci(v['ci_low'], v['ci_high'])} | {v['n']} | {v['errors']} | "
-            f"{_pct(v.get('dev_score'))} | {'n/a' if toks is None else f'{toks:.0f}'} | "
-            f"{_pct(metrics.get('macro_f1'))} | {_pct(metrics.get('invalid_rate'))} |")
+            f"{pct(v.get('dev_score'))} | {'n/a' if toks is None else f'{toks:.0f}'} | "
+            f"{pct(metrics.get('macro_f1'))} | {pct(metrics.get('invalid_rate'))} |")
     out.append("")
     out += family_lines(t)
     if t["comparisons"]:
@@ -56,11 +49,11 @@ def _task_section(t: dict[str, Any], conf: float) -> list[str]:
                 "| candidate | vs baseline | delta | CI | n | wins / losses / ties |",
                 "|---|---|---:|---|---:|---|"]
         for c in t["comparisons"]:
-            ci = "n/a" if math.isnan(c["ci_low"]) else \
-                f"[{_signed(c['ci_low'])}, {_signed(c['ci_high'])}]"
+            ci = "n/a" if math.isnan(num(c["ci_low"])) else \
+                f"[{pp(c['ci_low'])}, {pp(c['ci_high'])}]"
             if c.get("confidence") not in (None, conf):
                 ci += f" at {100 * float(c['confidence']):.3g}%"
-            out.append(f"| {c['candidate']} | {c['baseline']} | {_signed(c['delta'])} | {ci} "
+            out.append(f"| {c['candidate']} | {c['baseline']} | {pp(c['delta'])} | {ci} "
                        f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
         out.append("")
     out += rag_lines(t)

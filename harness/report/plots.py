@@ -8,7 +8,6 @@ bytes (no timestamps in the PNG metadata).
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,15 +15,16 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from harness.fmt import num
+from harness.report.family_plots import fields_png, tone_png
+from harness.report.figure import png as _png
 from harness.report.fonts import with_fonts
 
 __all__ = ["Plot", "confusion_png", "economics_png", "forest_png", "make_plots",
            "matrix_png", "num", "payback_months", "trend_png"]
 
-_DPI = 100
 _MAX_CONFUSION_PANELS = 9
 _GOOD, _BAD, _NEUTRAL = "#1a7f37", "#cf222e", "#57606a"
 
@@ -46,23 +46,9 @@ class Plot:
     task: str | None = None
 
 
-def num(value: object) -> float:
-    """A float from a results value; NaN for None, NaN or anything not a number."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
-
-
 def _t(text: object) -> str:
     """Text for matplotlib: dollar signs literal (no mathtext)."""
     return str(text).replace("$", r"\$")
-
-
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
 
 
 def _variant_names(results: Mapping[str, Any]) -> list[str]:
@@ -336,8 +322,6 @@ def make_plots(results: Mapping[str, Any],
         if conf is not None:
             plots.append(Plot(f"confusion-{slug}", "Confusion matrices (test)", conf,
                               str(task.get("task"))))
-        from harness.report.family_plots import fields_png, tone_png
-
         for kind, title, png in (
                 ("fields", "Field-level accuracy (format)", fields_png(task)),
                 ("tone", "Style vs content preservation (tone)", tone_png(task))):

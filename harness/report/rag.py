@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from harness.fmt import number
 
-def _num(x: object) -> str:
-    return "n/a" if not isinstance(x, int | float) else f"{x:.3f}"
+
+def _fixed3(x: object) -> str:
+    return number(x, ".3f")
 
 
 HEADERS = ("variant", "retriever", "k", "recall@k", "MRR", "answer score", "no passage")
@@ -31,8 +33,8 @@ def _rows(task: Mapping[str, Any]) -> list[tuple[str, ...]]:
         r = v.get("retrieval")
         if isinstance(r, Mapping):
             rows.append((str(v["name"]), str(r.get("retriever")), str(r.get("k")),
-                         _num(r.get("recall_at_k")), _num(r.get("mrr")),
-                         _num(v.get("score")), _empty(r)))
+                         _fixed3(r.get("recall_at_k")), _fixed3(r.get("mrr")),
+                         _fixed3(v.get("score")), _empty(r)))
     return rows
 
 

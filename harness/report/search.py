@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from harness.fmt import pct
+
 MAX_ROWS = 15
-
-
-def _pct(x: object) -> str:
-    return f"{100 * x:.1f}" if isinstance(x, int | float) else "n/a"
 
 
 def _settings(row: Mapping[str, Any]) -> str:
@@ -63,13 +61,13 @@ def markdown_lines(task: Mapping[str, Any]) -> list[str]:
         rows = list(search.get("rows") or [])
         out += [f"Prompt search on dev ({_budget(search)}); winner "
                 f"**{search.get('winner') or 'none'}**, test score "
-                f"{_pct(search.get('winner_test_score'))}:", "",
+                f"{pct(search.get('winner_test_score'))}:", "",
                 "| prompt | settings | dev % | dev CI | n dev | round | test % |",
                 "|---|---|---:|---|---:|---:|---:|"]
         for r in rows[:MAX_ROWS]:
-            out.append(f"| {r['name']} | {_settings(r)} | {_pct(r['dev_score'])} | "
-                       f"[{_pct(r['dev_ci_low'])}, {_pct(r['dev_ci_high'])}] | {r['n_dev']} | "
-                       f"{r['round'] or '-'} | {_pct(r['test_score'])} |")
+            out.append(f"| {r['name']} | {_settings(r)} | {pct(r['dev_score'])} | "
+                       f"[{pct(r['dev_ci_low'])}, {pct(r['dev_ci_high'])}] | {r['n_dev']} | "
+                       f"{r['round'] or '-'} | {pct(r['test_score'])} |")
         if len(rows) > MAX_ROWS:
             out.append(f"| ... {len(rows) - MAX_ROWS} more in results.json | | | | | | |")
         out.append("")
@@ -90,13 +88,13 @@ def html_block(task: Mapping[str, Any]) -> str:
                                                   "n dev", "round", "test %"))
         body = "".join(
             "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in (
-                r["name"], _settings(r), _pct(r["dev_score"]),
-                f"[{_pct(r['dev_ci_low'])}, {_pct(r['dev_ci_high'])}]", r["n_dev"],
-                r["round"] or "-", _pct(r["test_score"]))) + "</tr>"
+                r["name"], _settings(r), pct(r["dev_score"]),
+                f"[{pct(r['dev_ci_low'])}, {pct(r['dev_ci_high'])}]", r["n_dev"],
+                r["round"] or "-", pct(r["test_score"]))) + "</tr>"
             for r in list(search.get("rows") or [])[:MAX_ROWS])
         parts.append(f"<h3>Prompt search</h3><p>{escape(_budget(search))}; winner "
                      f"<b>{escape(str(search.get('winner') or 'none'))}</b>, test score "
-                     f"{_pct(search.get('winner_test_score'))}.</p>"
+                     f"{pct(search.get('winner_test_score'))}.</p>"
                      f"<table class=\"search\"><tr>{head}</tr>{body}</table>")
     for note in task.get("selection_notes") or []:
         parts.append(f'<p class="selection">Selection: {escape(note)}.</p>')

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
+from harness.fmt import num, number, pct, pp
 from harness.report.html import verdict_of
-from harness.report.plots import num
 
 __all__ = ["NARROW", "Row", "base_rows", "decisions_headline", "headers", "plain_lines",
            "rich_table", "run_headline", "run_rows", "stacked_lines", "verdict_style"]
@@ -44,21 +44,15 @@ def headers(confidence: float) -> tuple[str, ...]:
 
 
 def _score(variant: Mapping[str, Any] | None) -> str:
-    value = num((variant or {}).get("score"))
-    return "n/a" if math.isnan(value) else f"{100 * value:.1f}"
-
-
-def _signed(x: object) -> str:
-    v = num(x)
-    return "n/a" if math.isnan(v) else f"{100 * v:+.1f}"
+    return pct((variant or {}).get("score"))
 
 
 def _gain(c: Mapping[str, Any] | None) -> str:
     if c is None:
         return "-"
     interval = ("" if math.isnan(num(c.get("ci_low"))) else
-                f" [{_signed(c.get('ci_low'))}, {_signed(c.get('ci_high'))}]")
-    return _signed(c.get("delta")) + interval
+                f" [{pp(c.get('ci_low'))}, {pp(c.get('ci_high'))}]")
+    return pp(c.get("delta")) + interval
 
 
 def _how(reason: str) -> str:
@@ -71,7 +65,7 @@ def _payback(econ: Mapping[str, Any] | None) -> str:
     months = num(econ.get("payback_months"))
     if econ.get("never_pays_back") or math.isinf(months):
         return "never"
-    return "n/a" if math.isnan(months) else f"{months:.1f} months"
+    return number(months, ".1f", suffix=" months")
 
 
 def _variants(task: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.rag.knowledge import gold_ids
+from harness.collection import gold_ids
 from harness.scoring.base import SCORERS, ScorerInfo
 from harness.scoring.corpus import CORPUS_METRICS, CorpusMetric
 from harness.tasks import Example, Task

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.memo import Memo
 from harness.minilm import ENCODE_LOCK, load_minilm
 from harness.tokens import word_spans
 
@@ -167,25 +168,38 @@ def _load_encoder() -> Any:
     return load_minilm("tone scoring (content similarity)")
 
 
-_EMBEDDINGS: dict[str, np.ndarray] = {}
+MAX_EMBEDDINGS = 100_000
+"""Embeddings one cache keeps before it is emptied (memory bounded in long processes)."""
 
 
-def embed_many(texts: Sequence[str], batch_size: int = 64) -> None:
-    """Embed the texts not yet embedded, in batches (later lookups hit the cache)."""
-    todo = [t for t in dict.fromkeys(texts) if t not in _EMBEDDINGS]
-    if not todo:
-        return
-    encoder = _load_encoder()
-    with ENCODE_LOCK:  # one encode at a time: runner threads share the model
-        vecs = encoder.encode(todo, batch_size=batch_size, normalize_embeddings=True,
-                              convert_to_numpy=True, show_progress_bar=False)
-    for text, vec in zip(todo, vecs, strict=True):
-        _EMBEDDINGS[text] = np.asarray(vec, dtype=np.float64)
-    if len(_EMBEDDINGS) > 100_000:  # keep memory bounded in long processes
-        _EMBEDDINGS.clear()
+def new_embeddings() -> Memo[str, np.ndarray]:
+    """An empty embedding cache (text -> L2-normalised MiniLM vector), for one owner."""
+    return Memo(MAX_EMBEDDINGS)
 
 
-def cosine(a: str, b: str) -> float:
+def embed_many(texts: Sequence[str], cache: Memo[str, np.ndarray], batch_size: int = 64
+               ) -> dict[str, np.ndarray]:
+    """The texts' embeddings: those in ``cache``, the rest embedded in batches and stored.
+
+    The returned vectors are the caller's even if another thread empties the
+    cache meanwhile.
+    """
+    wanted = list(dict.fromkeys(texts))
+    have = cache.get_many(wanted)
+    todo = [t for t in wanted if t not in have]
+    if todo:
+        encoder = _load_encoder()
+        with ENCODE_LOCK:  # one encode at a time: runner threads share the model
+            vecs = encoder.encode(todo, batch_size=batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False)
+        fresh = {text: np.asarray(vec, dtype=np.float64)
+                 for text, vec in zip(todo, vecs, strict=True)}
+        cache.put_many(fresh)
+        have.update(fresh)
+    return have
+
+
+def cosine(a: str, b: str, cache: Memo[str, np.ndarray]) -> float:
     """Cosine similarity of two texts' MiniLM embeddings, clipped to [0, 1]."""
-    embed_many([a, b])
-    return float(min(1.0, max(0.0, float(_EMBEDDINGS[a] @ _EMBEDDINGS[b]))))
+    vec = embed_many([a, b], cache)
+    return float(min(1.0, max(0.0, float(vec[a] @ vec[b]))))

@@ -21,9 +21,11 @@ An empty (unparseable) output scores 0 on everything.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
+
+from harness.memo import Memo
 from harness.scoring.base import Output, Score, task_scorer
 from harness.scoring.style import (
     FLUENCY_PROXY,
@@ -31,12 +33,10 @@ from harness.scoring.style import (
     cosine,
     embed_many,
     looping,
+    new_embeddings,
     train_style_models,
 )
 from harness.tasks import Example, Task, ToneTask
-
-_MODELS: dict[tuple[str, str], StyleModels] = {}
-_LOCK = threading.Lock()
 
 
 def _spec(task: Task) -> ToneTask:
@@ -45,14 +45,15 @@ def _spec(task: Task) -> ToneTask:
 
 
 def style_models(task: Task) -> StyleModels:
-    """The task's style classifier and fluency model (trained once per task digest)."""
-    key = (str(task.path), task.digest)
-    with _LOCK:
-        if key not in _MODELS:
-            st = _spec(task).style
-            _MODELS[key] = train_style_models(task.resources["style_examples"], st.target,
-                                              st.heldout, st.seed, st.max_per_style)
-        return _MODELS[key]
+    """The task's style classifier and fluency model (trained once per loaded task)."""
+    st = _spec(task).style
+    return cast(StyleModels, task.memo.get_or_make("style_models", lambda: train_style_models(
+        task.resources["style_examples"], st.target, st.heldout, st.seed, st.max_per_style)))
+
+
+def _embeddings(task: Task) -> Memo[str, np.ndarray]:
+    """The task's embedding cache (kept as long as the loaded task)."""
+    return cast("Memo[str, np.ndarray]", task.memo.get_or_make("embeddings", new_embeddings))
 
 
 def references(task: Task, example: Example) -> list[str]:
@@ -74,7 +75,7 @@ def _empty(output: Output) -> Score | None:
 
 def _embed_once(task: Task, example: Example, text: str) -> None:
     """Embed the output, source and references in one batch (later cosines hit the cache)."""
-    embed_many([text, example.input, *references(task, example)])
+    embed_many([text, example.input, *references(task, example)], _embeddings(task))
 
 
 def _chrf(hyp: str, refs: list[str]) -> float:
@@ -120,7 +121,7 @@ def similarity_source(example: Example, output: Output, task: Task) -> Score:
         return bad
     assert output.prediction is not None
     _embed_once(task, example, output.prediction)
-    sim = cosine(output.prediction, example.input)
+    sim = cosine(output.prediction, example.input, _embeddings(task))
     return Score(sim, f"cosine to the source {sim:.2f}")
 
 
@@ -132,7 +133,7 @@ def similarity_reference(example: Example, output: Output, task: Task) -> Score:
     assert output.prediction is not None
     refs = references(task, example)
     _embed_once(task, example, output.prediction)
-    sims = [cosine(output.prediction, r) for r in refs]
+    sims = [cosine(output.prediction, r, _embeddings(task)) for r in refs]
     return Score(max(sims), f"best cosine to {len(refs)} reference(s) {max(sims):.2f}",
                  {"per_reference": [round(s, 4) for s in sims]})
 
@@ -179,7 +180,7 @@ def joint(example: Example, output: Output, task: Task) -> Score:
     assert output.prediction is not None
     sta, _ = _style(task, output.prediction)
     _embed_once(task, example, output.prediction)
-    sim = cosine(output.prediction, example.input)
+    sim = cosine(output.prediction, example.input, _embeddings(task))
     fl, _ = _fluency(task, output.prediction)
     value = sta * sim * fl
     return Score(value, f"J = style {sta:.0f} x similarity {sim:.2f} x fluency {fl:.0f} = "

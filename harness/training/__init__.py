@@ -1,6 +1,6 @@
 """LoRA training: real adapters from a task's train split, offline, on CPU or CUDA.
 
-``train_adapter`` unpacks the base model once (from the embedded GGUF),
+``harness.finetune.train_adapter`` unpacks the base model once (from the embedded GGUF),
 trains peft LoRA matrices with the loss on answer tokens only, and writes a
 peft adapter, a GGUF LoRA (llama.cpp's converter), an Ollama Modelfile and
 ``training.json``. ``check_adapter_base`` refuses an adapter trained for a
@@ -26,7 +26,6 @@ from harness.training.options import (
     cpu_capability,
     validate_train_options,
 )
-from harness.training.train import resolve_base, train_adapter
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -41,7 +40,5 @@ __all__ = [
     "cpu_capability",
     "hf_model_digest",
     "llama_cpp_source",
-    "resolve_base",
-    "train_adapter",
     "validate_train_options",
 ]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.tasks import Example, Task
-from harness.variants.prompt import Variant, VariantSpec
+from harness.template import render_template, task_names
 
 if TYPE_CHECKING:
     import torch
@@ -93,11 +93,12 @@ def render_pairs(task: Task, split: str, template: str) -> list[Pair]:
     Raises:
         UsageError: The template is broken or uses a name it is not given.
     """
-    variant = Variant(spec=VariantSpec(name="training", template="<training template>"),
-                      path=Path("<training template>"), template_text=template, digest="")
+    where = Path("<training template>").resolve()  # as a variant file's template path reads
+    names = task_names(task)
     pairs = []
     for ex in task.split(split):
-        prompt = variant.render(task, ex.input, ())
+        prompt = render_template(template, {**names, "shots": (), "input": ex.input,
+                                            "passages": []}, where, None)
         pairs.append(Pair(ex.id, prompt, answer_text(prompt, ex)))
     return pairs
 

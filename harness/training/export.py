@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.models import file_digest
+from harness.modelcache import file_digest
 
 TRAINING_JSON = "training.json"
 _DIGEST_PREFIX = "sha256:"
@@ -90,30 +90,6 @@ def write_modelfile(path: Path, base: BaseModel, adapter_name: str) -> None:
     source = base.gguf if base.gguf is not None else base.hf_dir
     path.write_text(f"# LoRA adapter for {base.name} (sha256 {base.digest}), by tunegate\n"
                     f"FROM {source}\nADAPTER ./{adapter_name}\n", encoding="utf-8")
-
-
-def gguf_lora_effect(base: BaseModel, lora: Path, prompt: str, answer: str,
-                     n_ctx: int) -> dict[str, float]:
-    """Load the GGUF LoRA in llama.cpp and measure how it moves an answer's log-probability.
-
-    Raises:
-        RuntimeError: The adapter loads but leaves the output unchanged.
-    """
-    from harness.backends import BackendOptions, ModelSpec, ScoreRequest, create
-
-    model = str(base.gguf) if base.spec != "embedded" else ""
-    scores = []
-    for adapter in (None, str(lora)):
-        backend = create(ModelSpec("embedded", model=model, adapter=adapter),
-                         BackendOptions(n_ctx=n_ctx))
-        try:
-            scores.append(backend.score(ScoreRequest(prompt, (answer,))).logprobs[0])
-        finally:
-            backend.close()
-    if abs(scores[1] - scores[0]) < 1e-4:
-        raise RuntimeError(f"the GGUF LoRA {lora} loads in llama.cpp but changes nothing")
-    return {"answer_logprob_base": round(scores[0], 4),
-            "answer_logprob_adapter": round(scores[1], 4)}
 
 
 def check_adapter_base(adapter_path: str | Path, base_digest: str,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.models import cache_dir
+from harness.modelcache import cache_dir
 
 LLAMA_CPP_VERSION = "0.3.36"
 SRC_ENV = "TUNEGATE_LLAMA_CPP_SRC"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.models import cache_dir
+from harness.modelcache import cache_dir
 from harness.training.options import require_train_deps
 
 log = logging.getLogger(__name__)

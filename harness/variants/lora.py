@@ -177,7 +177,8 @@ def _train_on_the_spot(task: Task, variant: Variant, model: ModelSpec, store_roo
     out = adapter_dir(store_root, task, variant, base_digest)
     if (out / "training.json").is_file():
         return out
-    from harness.training import OptionError, TrainOptions, train_adapter
+    from harness.finetune import train_adapter
+    from harness.training import OptionError, TrainOptions
 
     train = variant.spec.train
     if train is None:  # VariantSpec guarantees one of adapter/train

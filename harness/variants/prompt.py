@@ -22,7 +22,6 @@ combinations are refused: :mod:`harness.variants.spec`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,8 @@ import jinja2
 import jinja2.sandbox
 
 from harness.errors import UsageError
-from harness.tasks import ClassificationTask, Example, Task
+from harness.tasks import Example, Task
+from harness.template import render_template, task_names
 from harness.userfiles import read_bytes, read_text
 from harness.variants.spec import TrainSpec, VariantSpec, check_levers
 from harness.yamlio import YamlDoc, load_yaml, validate
@@ -79,9 +79,9 @@ class Variant:
         # The newline that ends a template file is not part of the prompt: the
         # answer follows "Label:" on the same line, as in the few-shot block.
         source = self.family_templates.get(task.family, self.template_text)
-        names = {**_task_names(task), "shots": shots, "input": input_text,
+        names = {**task_names(task), "shots": shots, "input": input_text,
                  "passages": list(passages)}
-        return _render(source, names, self._template_path(task.family), None)
+        return render_template(source, names, self._template_path(task.family), None)
 
     def render_system(self, task: Task) -> str:
         """The variant's system prompt for ``task`` (empty when it has none).
@@ -92,7 +92,7 @@ class Variant:
         """
         if not self.spec.system:
             return ""
-        return _render(self.spec.system, _task_names(task), self.path,
+        return render_template(self.spec.system, task_names(task), self.path,
                        self.lines.get("system")).strip()
 
     def line_of(self, key: str) -> int | None:
@@ -107,46 +107,6 @@ class Variant:
         rel = {str(k): v for k, v in self.spec.templates.items()}.get(
             str(family), self.spec.template)
         return (self.path.parent / rel).resolve()
-
-
-def _task_names(task: Task) -> dict[str, Any]:
-    """What every template of ``task`` sees: task, labels, schema and glossary."""
-    spec = task.spec
-    labels = ([{"name": k, "description": v} for k, v in spec.labels.items()]
-              if isinstance(spec, ClassificationTask) else [])
-    schema = task.resources.get("schema")
-    glossary = [{"preferred": e.preferred, "acronym": e.acronym,
-                 "forbidden": list(e.forbidden)} for e in task.resources.get("glossary", ())]
-    return {"task": {"name": task.name, "description": spec.description,
-                     "family": task.family},
-            "labels": labels, "glossary": glossary,
-            "schema": json.dumps(schema, ensure_ascii=False) if schema else ""}
-
-
-def _render(source: str, names: Mapping[str, Any], path: Path, line: int | None) -> str:
-    """Render ``source`` in the sandbox, strict about undefined names.
-
-    Raises:
-        UsageError: A template error, at ``path`` and the template's line (or ``line``).
-    """
-    env = jinja2.sandbox.SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-    try:
-        text = env.from_string(source).render(**names)
-    except jinja2.TemplateError as exc:
-        where = line or getattr(exc, "lineno", None) or _template_line(exc)
-        raise UsageError(f"template error: {exc}", path, where) from None
-    return text.rstrip(" ")
-
-
-def _template_line(exc: BaseException) -> int | None:
-    """The template line a render error came from (jinja2 names those frames ``<template>``)."""
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
 
 
 def load_variant(path: str | Path) -> Variant:

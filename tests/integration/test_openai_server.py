@@ -206,7 +206,7 @@ def _train_small_lora(root: Path) -> Path:
     pytest.importorskip("peft")
     from codes_task import OPTIONS, write_code_task
 
-    from harness.training import train_adapter
+    from harness.finetune import train_adapter
 
     task = load_task(write_code_task(root))
     return train_adapter(task, out_dir=root / "adapter", options=OPTIONS).gguf_path

@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 pytest.importorskip("peft")
 
-from harness.training import resolve_base  # noqa: E402
+from harness.finetune import resolve_base  # noqa: E402
 from harness.training.modules import base_modules, check_target_modules  # noqa: E402
 from harness.training.options import OptionError  # noqa: E402
 

@@ -22,8 +22,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 pytest.importorskip("peft")
 
 from harness.backends import BackendOptions, ModelSpec, ScoreRequest, create  # noqa: E402
+from harness.finetune import train_adapter  # noqa: E402
 from harness.tasks import Task, load_task  # noqa: E402
-from harness.training import TrainOptions, train_adapter  # noqa: E402
+from harness.training import TrainOptions  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.collection import load_collection
 from harness.rag.chunking import ChunkSpec
-from harness.rag.collection import load_collection
 from harness.rag.index import build_index
 from harness.rag.metrics import summarize
 

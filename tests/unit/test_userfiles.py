@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
+from harness.collection import load_collection
 from harness.config import load_config
 from harness.errors import UsageError
-from harness.rag.collection import load_collection
 from harness.tasks import load_task
 from harness.userfiles import decode_text, read_text
 from harness.variants.prompt import load_variant

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import numpy as np
+import pydantic
 import pytest
 
 from harness.analysis.economics import (
     EconomicsInputs,
+    EconomicsSpec,
     VariantMeasurements,
     break_even,
 )
@@ -135,5 +136,17 @@ def test_invalid_measurements_name_the_field() -> None:
 
 
 def test_inputs_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         _inputs().calls_per_month = 1  # type: ignore[misc]
+
+
+def test_the_config_section_and_the_inputs_are_one_definition() -> None:
+    # One list of fields (issue 15): the inputs are the config section, checked, with
+    # n_labelled required; the config's defaults (labelling 0, horizon 12) apply to both.
+    assert set(EconomicsInputs.model_fields) == set(EconomicsSpec.model_fields)
+    spec = EconomicsSpec(price_in_per_mtok=1.0, price_out_per_mtok=4.0, calls_per_month=10.0,
+                         gpu_price_per_hour=2.0, training_hours=1.0)
+    inputs = EconomicsInputs(**{**spec.model_dump(exclude_none=True), "n_labelled": 5})
+    assert (inputs.labelling_cost_per_example, inputs.horizon_months) == (0.0, 12)
+    with pytest.raises(ValueError, match="n_labelled is missing"):
+        EconomicsInputs(**spec.model_dump(exclude_none=True))

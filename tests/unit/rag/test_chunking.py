@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from harness.collection import Passage
 from harness.rag.chunking import ChunkSpec, chunk_passages, chunk_text, sentences
-from harness.rag.collection import Passage
 
 
 def _words(n: int, tag: str) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.collection import load_collection
 from harness.errors import UsageError
-from harness.rag.collection import load_collection
 
 
 def test_folder_of_text_and_markdown(tmp_path: Path) -> None:

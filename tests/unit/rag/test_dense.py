@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.collection import Collection, Passage
 from harness.rag.chunking import ChunkSpec
-from harness.rag.collection import Collection, Passage
 from harness.rag.dense import embed
 from harness.rag.index import build_index
 

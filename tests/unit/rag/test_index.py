@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.collection import Collection, Passage
 from harness.errors import UsageError
 from harness.rag.chunking import ChunkSpec
-from harness.rag.collection import Collection, Passage
 from harness.rag.index import build_index
 
 PASSAGES = (

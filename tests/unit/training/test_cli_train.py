@@ -80,7 +80,7 @@ def test_unknown_model_spec(project, capsys, tmp_path: Path) -> None:  # type: i
 def test_progress_says_when_the_adapter_is_written(project, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                    monkeypatch) -> None:
     pytest.importorskip("peft")
-    from harness.training import train as train_mod
+    from harness import finetune as train_mod
 
     record = {"metrics": {"train_loss": [0.5], "dev_loss": [], "wall_s": 12.4,
                           "tokens_trained": 100, "peak_memory_bytes": 1},

@@ -127,7 +127,8 @@ def test_collate_pads_right_and_indexes_answer_positions() -> None:
 
 
 def test_task_without_train_split_cannot_train(project, edit, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from harness.training import TrainOptions, train_adapter
+    from harness.finetune import train_adapter
+    from harness.training import TrainOptions
 
     edit(project.task, "    train: data/train.jsonl\n", "")
     task = load_task(project.task)

@@ -13,13 +13,18 @@ collection, are a :class:`~harness.errors.UsageError`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
+from collections.abc import Collection as IdSet
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
+from harness.taskspec import KnowledgeSpec
 from harness.userfiles import read_text
 
 log = logging.getLogger(__name__)
@@ -148,3 +153,59 @@ def load_collection(path: str | Path, id_column: str = "id",
         raise UsageError("the knowledge collection has no passage with text", p,
                          hint="add .txt/.md files, or rows with an id and a text")
     return coll
+
+
+class DataRow(Protocol):
+    """What :func:`check_gold_ids` reads of an example: its fields and where it is."""
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def source(self) -> str: ...  # noqa: D102
+    @property
+    def line(self) -> int: ...  # noqa: D102
+
+
+def _closest(pid: str, ids: IdSet[str]) -> str | None:
+    """The passage id ``pid`` most likely meant: same but for case or file suffix, or close."""
+    folded = pid.casefold()
+    for cand in sorted(ids):
+        if cand.casefold() == folded or PurePosixPath(cand).stem.casefold() == folded or (
+                PurePosixPath(folded).stem == cand.casefold()):
+            return cand
+    close = difflib.get_close_matches(pid, list(ids), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def check_gold_ids(knowledge: KnowledgeSpec, task_path: Path, rows: Iterable[DataRow]) -> None:
+    """Every gold passage id in the data must name a passage of the collection.
+
+    Without this a misspelt id (``P1`` for ``p1``, ``p2.txt`` for ``p2``)
+    makes recall@k and MRR 0.0 while the right passage was retrieved.
+
+    Raises:
+        UsageError: At the first data row naming an unknown id (its file and
+            line), with the closest id as a hint; or a bad collection.
+    """
+    if knowledge.gold_column is None:
+        return
+    coll = load_collection((task_path.parent / knowledge.collection).resolve(),
+                           knowledge.id_column, knowledge.text_column)
+    ids = {p.id for p in coll.passages}
+    for row in rows:
+        for pid in sorted(gold_ids(row.fields, knowledge.gold_column) - ids):
+            near = _closest(pid, ids)
+            hint = (f"did you mean {near}?" if near else
+                    f"{len(ids)} passages, e.g. {', '.join(sorted(ids)[:3])}")
+            raise UsageError(f"gold passage id {pid!r} is not in the collection", row.source,
+                             row.line, hint=hint)
+
+
+def gold_ids(fields: Mapping[str, Any], column: str | None) -> set[str]:
+    """An example's gold passage ids from its data row (empty when none)."""
+    if column is None:
+        return set()
+    value = fields.get(column)
+    if isinstance(value, list):
+        return {str(v).strip() for v in value if str(v).strip()}
+    return {p.strip() for p in str(value or "").split(";") if p.strip()}

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.backends import BackendOptions, ModelSpec, ScoreRequest, create
 from harness.errors import UsageError
 from harness.models import REQUANT_TYPES, resolve_embedded
 from harness.tasks import Task
@@ -33,7 +34,6 @@ from harness.training.data import (
 from harness.training.export import (
     TRAINING_JSON,
     BaseModel,
-    gguf_lora_effect,
     hf_model_digest,
     write_model_card,
     write_modelfile,
@@ -253,6 +253,28 @@ def _export(tmp: Path, base: BaseModel, sample: Pair, options: TrainOptions,
     effect = gguf_lora_effect(base, tmp / GGUF_NAME, sample.prompt, sample.answer,
                               n_ctx=max(512, options.max_length + 64))
     return {"example": sample.id, **effect}
+
+
+def gguf_lora_effect(base: BaseModel, lora: Path, prompt: str, answer: str,
+                     n_ctx: int) -> dict[str, float]:
+    """Load the GGUF LoRA in llama.cpp and measure how it moves an answer's log-probability.
+
+    Raises:
+        RuntimeError: The adapter loads but leaves the output unchanged.
+    """
+    model = str(base.gguf) if base.spec != "embedded" else ""
+    scores = []
+    for adapter in (None, str(lora)):
+        backend = create(ModelSpec("embedded", model=model, adapter=adapter),
+                         BackendOptions(n_ctx=n_ctx))
+        try:
+            scores.append(backend.score(ScoreRequest(prompt, (answer,))).logprobs[0])
+        finally:
+            backend.close()
+    if abs(scores[1] - scores[0]) < 1e-4:
+        raise RuntimeError(f"the GGUF LoRA {lora} loads in llama.cpp but changes nothing")
+    return {"answer_logprob_base": round(scores[0], 4),
+            "answer_logprob_adapter": round(scores[1], 4)}
 
 
 def _record(task: Task, base: BaseModel, options: TrainOptions, result: FitResult,
