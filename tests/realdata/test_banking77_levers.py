@@ -25,7 +25,9 @@ import pytest
 
 from harness.cli import main
 
-pytestmark = [pytest.mark.realdata, pytest.mark.integration, pytest.mark.slow]
+# About 20 minutes on a shared, loaded 2-core CPU: past pytest's default 900 s limit.
+pytestmark = [pytest.mark.realdata, pytest.mark.integration, pytest.mark.slow,
+              pytest.mark.timeout(2700)]
 
 BASELINES = Path(__file__).resolve().parents[2] / "baselines"
 SEED = 77
@@ -97,7 +99,7 @@ def _run(task: Path, tmp: Path) -> tuple[dict[str, Any], str, float]:
     start = time.monotonic()
     rc = main(["run", str(cfg), "--store", str(tmp / "store"), "--reports", str(reports)])
     wall = time.monotonic() - start
-    assert rc in (0, 1, 3), rc  # a verdict of any kind; 2 would be a usage error
+    assert rc == 0, rc  # `run` reports the verdict; only `gate` turns it into an exit code
     out = next(reports.glob("*/results.json")).parent
     return json.loads((out / "results.json").read_text()), (out / "report.md").read_text(), wall
 
@@ -130,9 +132,26 @@ def test_levers_and_lora_on_a_banking77_subset(datasets: Path, tmp_path: Path) -
     # The baseline is the best prompt on dev (the LoRA is the candidate, never the baseline).
     prompts = {n: by_name[n]["dev_score"] for n in VARIANTS[:4]}
     assert t["baseline"] in prompts and prompts[t["baseline"]] == max(prompts.values())
+    # Measured (seed 77, 2026-11-30): test accuracy random 22.9, stratified 20.8, similar
+    # 89.6, calibrated 53.1, LoRA 83.3 (%, n=96). With 12 intents and k=8, a fixed set of
+    # shots shows at most 8 intents; similar shots show the input's own intent. The margins
+    # asserted are far inside the measured ones (66.7 and 32.3 points).
+    assert by_name["similar"]["score"] >= by_name["few_shot_random"]["score"] + 0.3
+    assert by_name["similar"]["score"] >= by_name["few_shot"]["score"] + 0.3
+    assert by_name["calibrated"]["score"] >= by_name["few_shot"]["score"] + 0.1
+    if t["baseline"] == "similar":  # the paired interval is clear of 0 (measured -77 to -52)
+        random_cmp = next(c for c in t["comparisons"] if c["candidate"] == "few_shot_random")
+        assert random_cmp["ci_high"] < 0 and random_cmp["losses"] > random_cmp["wins"]
     assert t["candidate"] == "lora" and lora_cmp is not None
     assert lora_cmp["n"] == n_test and lora_cmp["baseline"] == t["baseline"]
-    assert t["verdict"]["label"] and t["verdict"]["reason"]
-    assert training, "the LoRA's training record is attached to the task"
+    assert lora_cmp["wins"] + lora_cmp["losses"] + lora_cmp["ties"] == n_test
+    assert lora_cmp["delta"] == pytest.approx(by_name["lora"]["score"]
+                                              - by_name[t["baseline"]]["score"])
+    label = t["verdict"]["label"]
+    assert label.startswith(("FINE-TUNE JUSTIFIED", "NOT JUSTIFIED", "INCONCLUSIVE")), label
+    assert f"n={n_test}" in t["verdict"]["reason"]
+    assert training["hyperparameters"]["rank"] == 8 and training["seed"] == 13
+    assert len(training["metrics"]["train_loss"]) == 3  # epochs: 3 (baselines/lora.yaml)
+    assert training["metrics"]["train_loss"][-1] < training["metrics"]["train_loss"][0]
     for name in VARIANTS:  # the report's variants table has one row per variant
         assert re.search(rf"^\| {name}( \(baseline\))? \| (prompt|lora) \|", report, re.M), name
