@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tunegate-installed
 
-.PHONY: install model demo test test-fast lint typecheck bench clean
+.PHONY: install model demo test test-long test-fast lint typecheck bench clean
 
 # torch first, from the local CPU build: anything else pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -35,6 +35,11 @@ demo: model
 # The whole suite. pytest's exit code 5 (no tests collected) fails like any other.
 test: model $(TEST_STAMP)
 	$(BIN)/python -m pytest -q; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+# test plus the long real-data checks (BANKING77 levers vs a LoRA: 10-20 minutes more).
+test-long: model $(TEST_STAMP)
+	TUNEGATE_LONG_TESTS=1 $(BIN)/python -m pytest -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
 
 test-fast: install

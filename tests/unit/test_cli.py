@@ -190,7 +190,7 @@ def test_validate_real_repo_files(root, monkeypatch, capsys):
     lines = out.splitlines()
     assert lines[0] == ("tasks/support_routing.yaml: ok: task support_routing "
                         "(classification; train 240, dev 64, test 80)")
-    assert lines[-1] == "examples/demo.yaml: ok: run demo (5 tasks x 7 variants x 1 models)"
+    assert lines[-1] == "examples/demo.yaml: ok: run demo (6 tasks x 7 variants x 1 models)"
     assert len(lines) == 7
 
 

@@ -52,14 +52,17 @@ def test_real_demo_config(root):
     assert [v.name for v in cfg.variants] == ["bare", "zero_shot", "few_shot", "calibrated",
                                               "rag", "lora", "lora_gen"]
     assert [t.family for t in cfg.tasks] == ["classification", "format", "tone", "terminology",
-                                             "classification"]
+                                             "classification", "classification"]
     assert [str(m) for m in cfg.models] == ["embedded"]
-    assert cfg.spec.limit == {"dev": 12, "test": 40} and cfg.spec.seed == 13
+    assert cfg.spec.limit == {"dev": 40, "test": 40} and cfg.spec.seed == 13
     runs = {(t.name, v.name) for t in cfg.tasks for v in cfg.variants if v.applies_to(t)}
-    # Classification: bare, zero, few, calibrated, lora; rag only on the knowledge task;
-    # the generation families: zero, few, lora_gen.
-    assert len(runs) == 5 + 3 + 3 + 3 + 6
+    # Classification: bare, zero, few, calibrated, lora (x3 tasks); rag only on the knowledge
+    # task; the generation families: zero, few, lora_gen.
+    assert len(runs) == 5 + 3 + 3 + 3 + 6 + 5
     assert ("corvane_policies", "rag") in runs and ("support_routing", "rag") not in runs
+    # The prompt search: few_shot x {4, 8} shots x {stratified, similar}, less few_shot itself.
+    assert [c.variant.name for c in cfg.candidates] == [
+        "few_shot__k4_stratified", "few_shot__k4_similar", "few_shot__k8_similar"]
 
 
 @pytest.mark.parametrize(("old", "new", "line", "message", "hint"), [
