@@ -96,7 +96,10 @@ def test_one_line_families_refuse_multi_line_references(tmp_path):
         load_task(path)
 
 
-def test_tone_reference_columns_are_checked_too(tmp_path):
+def test_tone_references_of_several_lines_load(tmp_path):
+    # Tone compares an output with its references by similarity, not equality, so a
+    # reference of two lines is a harder target, not one no output could reach: it loads
+    # as written (ParaDetox has such references; refusing them refused the whole dataset).
     blunt = ["No.", "Late.", "Wrong box.", "Refund sent."]
     house = ["Thank you, we cannot do that.", "We are sorry it is late.",
              "We apologise for the wrong box.", "Thank you, your refund is on its way."]
@@ -109,5 +112,6 @@ def test_tone_reference_columns_are_checked_too(tmp_path):
                   rows, "{id: id, input: blunt, target: house, references: [alt]}")
     path.write_text(path.read_text().replace("{test: rows.jsonl}",
                                              "{train: train.jsonl, test: rows.jsonl}"))
-    with pytest.raises(UsageError, match="reference 'alt' of example 'r2' spans 2 lines"):
-        load_task(path)
+    task = load_task(path)
+    (r2,) = [ex for ex in task.split("test") if ex.id == "r2"]
+    assert r2.fields["alt"] == "We apologise.\nThe right box is on its way."
