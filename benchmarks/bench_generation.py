@@ -28,7 +28,7 @@ import httpx
 from harness.backends.base import BackendOptions
 from harness.config import load_config
 from harness.lmeval import LmevalOptions, export_lmeval, lm_task_name
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 from harness.runner import Runner
 from harness.store import Store
 from harness.tasks import load_task

@@ -29,7 +29,7 @@ from pathlib import Path
 from harness.backends.base import BackendOptions
 from harness.config import load_config
 from harness.lmeval import LmevalOptions, run_lmeval
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 from harness.runner import Runner
 from harness.store import Store
 from harness.tasks import load_task

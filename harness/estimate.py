@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from harness.backends.base import BackendOptions, GenRequest, ModelSpec, ScoreRequest, create
 from harness.backends.context import needed_tokens
-from harness.cache import CachedModel, request_fields
+from harness.client import CachedModel, request_fields
 from harness.config import RunConfig
 from harness.estimate_training import TrainingPlan, plan_adapter
 from harness.plan import calibration_requests, example_requests, make_plan

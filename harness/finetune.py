@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.backends import BackendOptions, ModelSpec, ScoreRequest, create
 from harness.errors import UsageError
-from harness.models import REQUANT_TYPES, resolve_embedded
+from harness.modelfiles import REQUANT_TYPES, resolve_embedded
 from harness.tasks import Task
 from harness.training.data import (
     Encoded,

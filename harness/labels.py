@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.backends.base import ScoreRequest
-from harness.cache import CachedModel, Usage
+from harness.client import CachedModel, Usage
 from harness.tasks import ClassificationTask, Task
 from harness.variants.prompt import CONTENT_FREE
 

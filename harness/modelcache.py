@@ -1,6 +1,6 @@
 """Where model files are cached, and their content digests.
 
-The lowest layer of model-file management: :mod:`harness.models` (the
+The lowest layer of model-file management: :mod:`harness.modelfiles` (the
 embedded GGUF and its re-exports), :mod:`harness.training.unpack` (its
 Hugging Face copy) and :mod:`harness.training.llamacpp` (the converter source)
 all keep their files under :func:`cache_dir`.

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.backends.base import GenRequest, ScoreRequest
 from harness.backends.constrain import Constraint, require
-from harness.cache import CachedModel
+from harness.client import CachedModel
 from harness.errors import ExampleError, UsageError
 from harness.labels import (
     calibration_prior,

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from harness.backends.base import GenResponse
-from harness.cache import CachedModel, Usage
+from harness.client import CachedModel, Usage
 from harness.labels import (
     calibration_prior,
     label_continuations,

@@ -31,7 +31,7 @@ from harness.backends.base import (
     create,
     parse_spec,
 )
-from harness.cache import CachedModel, Usage
+from harness.client import CachedModel, Usage
 from harness.config import RunConfig
 from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict, preflight

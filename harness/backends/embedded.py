@@ -42,7 +42,7 @@ from harness.backends.context import ContextWindow, gguf_context_length, n_ctx_o
 from harness.backends.llama_scoring import LabelScorer
 from harness.errors import UsageError
 from harness.modelcache import file_digest
-from harness.models import resolve_embedded
+from harness.modelfiles import resolve_embedded
 from harness.native import LLAMA
 
 log = logging.getLogger(__name__)

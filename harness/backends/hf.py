@@ -77,7 +77,7 @@ def resolve_model_dir(model: str) -> tuple[Path, str]:
     from harness.training.export import hf_model_digest
 
     if model == EMBEDDED_ALIAS:
-        from harness.models import embedded_gguf
+        from harness.modelfiles import embedded_gguf
         from harness.training.unpack import unpack_gguf, unpacked_dir
 
         gguf, digest = embedded_gguf()

@@ -14,7 +14,7 @@ from harness.backends.base import GenRequest
 from harness.taskspec import JudgeSpec
 
 if TYPE_CHECKING:
-    from harness.cache import CachedModel, Usage
+    from harness.client import CachedModel, Usage
     from harness.tasks import Example
 
 JUDGE_TEMPLATE = (

@@ -59,10 +59,10 @@ def base_of(model: ModelSpec) -> tuple[str, str]:
     Raises:
         UsageError: The backend has no local weights, or the model file is missing.
     """
-    from harness.models import EMBEDDED_NAME, embedded_gguf
+    from harness.modelfiles import EMBEDDED_NAME, embedded_gguf
 
     if model.backend == "embedded" and model.model:
-        from harness.models import resolve_embedded
+        from harness.modelfiles import resolve_embedded
 
         path, digest = resolve_embedded(model.model)
         return path.name, digest

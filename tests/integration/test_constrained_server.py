@@ -15,7 +15,7 @@ import pytest
 
 from harness.backends.base import BackendOptions, GenRequest, create, parse_spec
 from harness.backends.constrain import Constraint
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 from harness.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

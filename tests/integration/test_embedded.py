@@ -12,7 +12,7 @@ import pytest
 
 from harness.backends import BackendOptions, GenRequest, ScoreRequest, create, parse_spec
 from harness.cli import main
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 
 pytestmark = pytest.mark.integration
 

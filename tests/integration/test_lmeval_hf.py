@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.backends.base import BackendOptions, create, parse_spec
-from harness.cache import CachedModel
+from harness.client import CachedModel
 from harness.lmeval import LmevalOptions, run_lmeval
 from harness.predict import make_plan, predict_classification
 from harness.store import Store
@@ -30,7 +30,7 @@ N = 12
 
 
 def _hf_dir() -> Path:
-    from harness.models import embedded_gguf
+    from harness.modelfiles import embedded_gguf
     from harness.training.unpack import unpack_gguf, unpacked_dir
 
     path, digest = embedded_gguf()

@@ -19,7 +19,7 @@ import pytest
 
 from harness.backends.base import BackendOptions, GenRequest, create, parse_spec
 from harness.cli import main
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from http_stubs import Loopback, OllamaStandIn  # noqa: E402

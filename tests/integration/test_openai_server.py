@@ -28,7 +28,7 @@ from harness.backends.base import (
 )
 from harness.cli import main
 from harness.errors import UsageError
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 from harness.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

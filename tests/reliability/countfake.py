@@ -27,8 +27,8 @@ from harness.backends.base import (
     ScoreResponse,
 )
 from harness.backends.fake import FakeBackend
-from harness.cache import request_fields
 from harness.cli import main
+from harness.client import request_fields
 from harness.store import cache_key
 
 

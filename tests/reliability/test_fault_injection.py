@@ -33,7 +33,7 @@ import pytest
 from relkit import write_project
 
 from harness.cli import main
-from harness.models import embedded_gguf
+from harness.modelfiles import embedded_gguf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from llama_server import ALIAS, LlamaServer, server_available  # noqa: E402

@@ -16,8 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.backends.base import Capabilities, GenRequest, GenResponse
-from harness.cache import CachedModel
 from harness.cli import main
+from harness.client import CachedModel
 from harness.errors import UsageError
 from harness.lmeval import label_regex
 from harness.predict import make_plan, predict_classification

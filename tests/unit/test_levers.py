@@ -24,7 +24,7 @@ from harness.backends.base import (
     parse_spec,
 )
 from harness.backends.constrain import KINDS, Constraint
-from harness.cache import CachedModel, request_fields
+from harness.client import CachedModel, request_fields
 from harness.config import load_config
 from harness.errors import UsageError
 from harness.estimate import estimate

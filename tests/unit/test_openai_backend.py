@@ -19,7 +19,7 @@ from harness.backends.base import (  # noqa: E402
     create,
     parse_spec,
 )
-from harness.cache import CachedModel  # noqa: E402
+from harness.client import CachedModel  # noqa: E402
 from harness.errors import UsageError  # noqa: E402
 from harness.store import Store  # noqa: E402
 

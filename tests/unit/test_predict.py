@@ -16,7 +16,7 @@ from harness.backends.base import (
     create,
     parse_spec,
 )
-from harness.cache import CachedModel
+from harness.client import CachedModel
 from harness.errors import UsageError
 from harness.predict import (
     PromptPlan,

@@ -9,7 +9,7 @@ import pytest
 
 from harness import runner as runner_mod
 from harness.backends.base import BackendOptions
-from harness.cache import CachedModel
+from harness.client import CachedModel
 from harness.config import load_config
 from harness.runner import Runner, new_run_id
 from harness.sampling import sample_split

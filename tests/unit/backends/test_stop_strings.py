@@ -29,7 +29,7 @@ from harness.backends.base import (  # noqa: E402
     cut_at_stop,
     parse_spec,
 )
-from harness.cache import CachedModel  # noqa: E402
+from harness.client import CachedModel  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.runner import Runner  # noqa: E402
 from harness.store import Store  # noqa: E402

@@ -15,7 +15,7 @@ from harness.backends.base import (
     ScoreResponse,
     TransientBackendError,
 )
-from harness.cache import CachedModel
+from harness.client import CachedModel
 from harness.store import Store
 
 
