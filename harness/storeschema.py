@@ -180,9 +180,14 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
                       "check free disk space and permissions, then run again"):
         if _version(db) == 1:  # another process may have migrated it meanwhile
             for step in STEPS_1_TO_2:
-                db.execute(step)
+                _step(db, step)
             log.info("migrated %s to schema version 2; the version-1 copy is %s",
                      path, backup)
+
+
+def _step(db: sqlite3.Connection, sql: str) -> None:
+    """Run one migration step (its own function so a test can fail one halfway)."""
+    db.execute(sql)
 
 
 class _transaction:
