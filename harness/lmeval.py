@@ -295,7 +295,7 @@ def _sample_prompt(sample: dict[str, Any]) -> str | None:
     args = sample.get("arguments")
     first = args[0] if isinstance(args, list) and args else (
         next(iter(args.values()), None) if isinstance(args, dict) else None)
-    text = (first[0] if isinstance(first, list) and first
+    text = (first[0] if isinstance(first, list | tuple) and first
             else first.get("arg_0") if isinstance(first, dict) else None)
     return text if isinstance(text, str) else None
 
