@@ -174,8 +174,8 @@ def test_a_migration_killed_halfway_leaves_the_version_1_store(tmp_path):
     root = make_v1_store(tmp_path / "st")
     before = _raw(root)
     done = subprocess.run([sys.executable, "-c", KILL_HALFWAY, str(root)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=120,
-                          check=False)
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          timeout=120, check=False)
     assert done.returncode == -9, done.stderr
     assert _raw(root) == before
     Store(root).close()
