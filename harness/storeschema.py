@@ -21,6 +21,7 @@ Opening a store (:func:`open_schema`):
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from types import TracebackType
@@ -167,14 +168,8 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         UsageError: The backup or a step failed; the store is unchanged (version 1).
     """
     backup = path.parent / BACKUP_NAME
-    try:
-        with sqlite3.connect(backup) as copy:
-            db.backup(copy)
-        copy.close()
-    except (OSError, sqlite3.Error) as exc:
-        raise UsageError(f"cannot back up the version-1 store before migrating it: {exc}",
-                         backup, hint="check free disk space and permissions; the store "
-                         "was not changed") from None
+    if not _back_up(db, backup):
+        return  # another process migrated it while we copied
     with _transaction(db, path, "migrating the store from schema version 1 to 2",
                       f"the store is unchanged (still version 1) and a copy is {backup}; "
                       "check free disk space and permissions, then run again"):
@@ -183,6 +178,36 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
                 _step(db, step)
             log.info("migrated %s to schema version 2; the version-1 copy is %s",
                      path, backup)
+
+
+def _back_up(db: sqlite3.Connection, backup: Path) -> bool:
+    """Copy the store to ``backup`` if it is still version 1; False when it no longer is.
+
+    The copy is written under a temporary name and only renamed into place
+    once it reads as version 1, so two processes opening one version-1 store
+    never leave an already-migrated copy as the backup.
+
+    Raises:
+        UsageError: The copy cannot be written (the store is not changed).
+    """
+    tmp = backup.with_name(f"{backup.name}.{os.getpid()}.tmp")
+    try:
+        copy = sqlite3.connect(tmp)
+        try:
+            db.backup(copy)
+            still_v1 = _version(copy) == 1
+        finally:
+            copy.close()
+        if still_v1:
+            os.replace(tmp, backup)
+        else:
+            tmp.unlink()
+    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot back up the version-1 store before migrating it: {exc}",
+                         backup, hint="check free disk space and permissions; the store "
+                         "was not changed") from None
+    return still_v1
 
 
 def _step(db: sqlite3.Connection, sql: str) -> None:

@@ -221,3 +221,31 @@ def test_a_file_that_is_not_a_store_is_a_user_error(tmp_path):
     (root / "store.sqlite").write_bytes(b"not a database, just some bytes" * 100)
     with pytest.raises(UsageError, match="cannot read the store"):
         Store(root)
+
+
+def test_a_backup_that_cannot_be_written_stops_before_any_change(tmp_path):
+    root = make_v1_store(tmp_path / "st")
+    before = _raw(root)
+    (root / BACKUP_NAME).mkdir()  # the copy cannot be renamed into place
+    with pytest.raises(UsageError) as err:
+        Store(root)
+    assert err.value.message.startswith("cannot back up the version-1 store before migrating")
+    assert err.value.path == str(root / BACKUP_NAME)
+    assert _raw(root) == before
+    assert sorted(p.name for p in root.iterdir() if p.name.endswith(".tmp")) == []
+
+
+OPEN = "import sys; from harness.store import Store; Store(sys.argv[1]).close()"
+
+
+def test_two_processes_opening_one_version_1_store_migrate_it_once(tmp_path):
+    root = make_v1_store(tmp_path / "st")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN, str(root)], cwd=ROOT, env=env,
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    version, cols, _, n = _raw(root)
+    assert (version, n) == (2, 2) and cols.count("input") == 1
+    assert _raw(_backup_dir(root))[0] == 1  # the backup is the version-1 store, whoever won
