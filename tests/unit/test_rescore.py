@@ -10,16 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from harness.backends import base as backends_base
 from harness.backends.fake import FakeBackend
 from harness.cli import main
-from harness.scoring.base import scorer_identities
+from harness.scoring.base import scorer_identities, scorers_for_task
 from harness.store import Store
 from harness.tasks import load_task
 from tests.unit.test_storeschema import make_v1_store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(project, tmp_path, capsys):
@@ -157,3 +160,14 @@ def test_score_help_has_an_example(argv, capsys):
     out = capsys.readouterr().out
     assert "re-score a stored run with today's scorers" in out.lower()
     assert "tunegate score latest" in out
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tasks").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_demo_task_has_a_stored_identity_for_each_scorer(path):
+    task = load_task(path)
+    ids = scorer_identities(task)
+    assert sorted(ids) == sorted(info.name for info in scorers_for_task(task))
+    assert json.loads(json.dumps(ids)) == ids  # what the store keeps reads back the same
+    assert all(ident["version"] == "1" for ident in ids.values())
+    if path.stem == "house_tone":  # its one extra reference column, as the task file says
+        assert ids["chrf_reference"]["args"] == {"data.columns.references": ["house_alt"]}
