@@ -88,11 +88,12 @@ def load_run_tasks(store: Store, run: RunRow) -> dict[str, Task]:
             raise UsageError(f"task file of run {run.run_id} no longer loads: {exc.message}",
                              path, hint="restore it as it was for that run") from None
         if digest and task.digest != digest:
-            raise UsageError(f"task file changed since run {run.run_id} (digest "
-                             f"{str(digest)[:12]} then, {task.digest[:12]} now): its scores "
+            raise UsageError(f"task file changed since run {run.run_id}: task "
+                             f"{task.name!r} (this file or its data files) has digest "
+                             f"{task.digest[:12]} now, {str(digest)[:12]} then, so its scores "
                              "would not be comparable", path,
-                             hint="restore the file as it was for that run (e.g. git "
-                             "checkout), or run the config again with `tunegate run`")
+                             hint="restore the files as they were for that run, e.g. with "
+                             "git checkout, or run the config again with `tunegate run`")
         tasks[str(entry.get("name"))] = task
     return tasks
 

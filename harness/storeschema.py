@@ -151,7 +151,7 @@ def _refuse_newer(version: int | None, path: Path) -> None:
 
 def _create(db: sqlite3.Connection, path: Path) -> None:
     """Create the version-2 tables; two processes creating one store write one version row."""
-    with _transaction(db, path, "creating the store", "check free disk space and permissions"):
+    with _Transaction(db, path, "creating the store", "check free disk space and permissions"):
         if _version(db) is None:
             for statement in V1_SCHEMA.split(";"):
                 if statement.strip():
@@ -170,7 +170,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     backup = path.parent / BACKUP_NAME
     if not _back_up(db, backup):
         return  # another process migrated it while we copied
-    with _transaction(db, path, "migrating the store from schema version 1 to 2",
+    with _Transaction(db, path, "migrating the store from schema version 1 to 2",
                       f"the store is unchanged (still version 1) and a copy is {backup}; "
                       "check free disk space and permissions, then run again"):
         if _version(db) == 1:  # another process may have migrated it meanwhile
@@ -215,7 +215,7 @@ def _step(db: sqlite3.Connection, sql: str) -> None:
     db.execute(sql)
 
 
-class _transaction:
+class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls back (and says so)."""
 
     def __init__(self, db: sqlite3.Connection, path: Path, what: str, hint: str) -> None:

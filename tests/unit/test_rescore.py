@@ -116,7 +116,8 @@ def test_score_refuses_a_run_whose_task_file_changed(project, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"{project.task}: task file changed since run ")
-    assert "restore the file as it was for that run" in err
+    assert "task 'toy' (this file or its data files) has digest" in err
+    assert "restore the files as they were for that run" in err
     store = Store(store_dir)
     assert len(store.runs()) == 1  # nothing written
     store.close()
