@@ -91,7 +91,7 @@ def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None
            "detail": dict(output.detail)} if output else {}
     ex = unit.example
     return Record(run_id, unit.task.name, unit.task.digest, unit.variant.name,
-                  str(unit.model), unit.split, ex.id, unit.sample, ex.target,
+                  str(unit.model), unit.split, unit.example.id, unit.sample, unit.example.target,
                   out, _score(unit, output) if output else {},
                   usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                   usage.latency_s if usage else 0.0, usage.cached if usage else False, error,

@@ -35,6 +35,7 @@ from harness.storeschema import SCHEMA_VERSION, open_schema
 
 __all__ = ["SCHEMA_VERSION", "Record", "RunRow", "Store", "cache_key", "now", "text_digest"]
 
+
 def now() -> str:
     """UTC timestamp in ISO format."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -68,10 +69,10 @@ class Record:
 
     The fields after ``error`` make the record whole (store schema version 2):
     ``input`` and ``fields`` are the example as the model saw it, ``prompt``
-    and ``system`` the rendered prompt as sent (None when the example failed
-    before its prompt was rendered), ``scorers`` each scorer's
-    ``{"args": ..., "version": ...}`` by name. On a record from a
-    version-1 store they are all None: unknown, never empty.
+    and ``system`` the rendered prompt as sent, ``scorers`` each scorer's
+    ``{"args": ..., "version": ...}`` by name (these three are None for a
+    failed example, which has no output or scores). On a record from a
+    version-1 store all five are None: unknown, never empty.
     """
 
     run_id: str
