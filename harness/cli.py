@@ -29,6 +29,7 @@ from harness.commands.files import (
     cmd_validate,
 )
 from harness.commands.logs import Logs
+from harness.commands.score import cmd_score
 from harness.commands.screen import err, is_terminal, silence
 from harness.commands.training import cmd_estimate, cmd_train
 from harness.crashlog import EXIT_INTERNAL, crash_line, write_crash_log
@@ -50,6 +51,7 @@ EXAMPLES = {
     "compare-base": "tunegate compare-base examples/gate.yaml --old embedded --new embedded:q8_0",
     "validate": "tunegate validate tasks/support_routing.yaml examples/demo.yaml",
     "report": "tunegate report latest",
+    "score": "tunegate score latest",
     "history": "tunegate history --task support_routing --since 2026-11-01",
     "export": "tunegate export all --out nightly.parquet",
     "export-lmeval": "tunegate export-lmeval tasks/support_routing.yaml --out lmeval/",
@@ -131,6 +133,11 @@ def _store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                [where])
     rep.add_argument("run", nargs="?", default="latest", help="run id or 'latest'")
     rep.set_defaults(fn=cmd_report)
+    sc = _sub(sub, "score", "re-score a stored run with today's scorers into a new run "
+              "(no model calls), write its report and print which scores changed", [where])
+    sc.add_argument("run", nargs="?", default="latest", help="run id or 'latest' (default); "
+                    "its task files must be unchanged since the run")
+    sc.set_defaults(fn=cmd_score)
     h = _sub(sub, "history", "trend table of test scores across runs",
              [where])
     h.add_argument("--task", default=None)

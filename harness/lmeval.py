@@ -290,6 +290,16 @@ def _evaluate(lm_task: str, opts: LmevalOptions) -> dict[str, Any]:
     return results
 
 
+def _sample_prompt(sample: dict[str, Any]) -> str | None:
+    """The context lm-eval sent (``arguments[0][0]``, or ``gen_args_0.arg_0``), if logged."""
+    args = sample.get("arguments")
+    first = args[0] if isinstance(args, list) and args else (
+        next(iter(args.values()), None) if isinstance(args, dict) else None)
+    text = (first[0] if isinstance(first, list | tuple) and first
+            else first.get("arg_0") if isinstance(first, dict) else None)
+    return text if isinstance(text, str) else None
+
+
 def _sample_output(sample: dict[str, Any], kind: str, labels: list[str], task: Task) -> Any:
     """An lm-eval sample as tunegate's output: a label, or the text read by the task's parser."""
     from harness.scoring.base import Output
@@ -319,7 +329,7 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
             sample cannot be joined to its example.
     """
     from harness.runner import new_run_id
-    from harness.scoring.base import score_all
+    from harness.scoring.base import score_all, scorer_identities
     from harness.store import Record
 
     labels = list(getattr(task.spec, "labels", {}) or {})
@@ -363,7 +373,9 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
                                 f"lmeval:{opts.model}", "test", ex_id, 0, example.target,
                                 {"text": output.text, "prediction": output.prediction,
                                  "detail": dict(output.detail)}, scores, 0, 0, 0.0, False,
-                                None))
+                                None, input=example.input, fields=dict(example.fields),
+                                prompt=_sample_prompt(sample), system="",
+                                scorers=scorer_identities(task)))
         count += 1
     store.finish_run(run_id, "done", count)
     return LmevalRun(run_id, lm_task, metric, value, count)

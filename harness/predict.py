@@ -19,7 +19,9 @@ similar``), an output ``constraint`` sent with each generation request, a
 ``system`` prompt (a system message on chat backends, else prepended to the
 prompt), ``reasoning`` (only the final ``Answer:`` line is read, see
 :mod:`harness.reasoning`) and self-consistency (``samples`` draws, majority
-answer). Plans and the requests they send: :mod:`harness.plan`.
+answer). Plans and the requests they send: :mod:`harness.plan`. Each
+:class:`Output` carries the prompt and system prompt it was made from, so the
+store keeps the record whole.
 """
 
 from __future__ import annotations
@@ -123,13 +125,13 @@ def predict_classification(model: CachedModel, plan: PromptPlan, example: Exampl
         best = labels[int(np.argmax(scores))]
         detail = {"mode": "logprobs", "logprobs": {k: round(v, 4) for k, v in lps.items()},
                   "calibrated": plan.calibration is not None, **extra}
-        return Output(best, best, detail), usage
+        return Output(best, best, detail, prompt, system), usage
 
     def parse(text: str) -> tuple[str | None, dict[str, Any]]:
         return match_label(text, labels), {}
 
     out, usage = _generate(model, plan, prompt, system, sample, _reader(plan, parse))
-    return replace(out, detail={**out.detail, **extra}), usage
+    return replace(out, detail={**out.detail, **extra}, prompt=prompt, system=system), usage
 
 
 def predict_generation(model: CachedModel, plan: PromptPlan, example: Example,
@@ -149,7 +151,7 @@ def predict_generation(model: CachedModel, plan: PromptPlan, example: Example,
                                          out.prediction or "")
         detail["judge"] = verdict
         usage = replace(usage, latency_s=usage.latency_s + judge_usage.latency_s)
-    return replace(out, detail=detail), usage
+    return replace(out, detail=detail, prompt=prompt, system=system), usage
 
 
 def predict(model: CachedModel, plan: PromptPlan, example: Example,

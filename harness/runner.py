@@ -37,7 +37,7 @@ from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict, preflight
 from harness.progress import ExampleCallback, RunListener, StepTracker, as_listener
 from harness.sampling import sample_split
-from harness.scoring.base import Output, score_all
+from harness.scoring.base import Output, score_all, scorer_identities
 from harness.search_run import run_searches, search_total
 from harness.store import Record, Store
 from harness.tasks import Example, Task
@@ -89,11 +89,16 @@ def _record(run_id: str, unit: _Unit, output: Output | None, usage: Usage | None
             error: str | None) -> Record:
     out = {"text": output.text, "prediction": output.prediction,
            "detail": dict(output.detail)} if output else {}
+    ex = unit.example
     return Record(run_id, unit.task.name, unit.task.digest, unit.variant.name,
                   str(unit.model), unit.split, unit.example.id, unit.sample, unit.example.target,
                   out, _score(unit, output) if output else {},
                   usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                  usage.latency_s if usage else 0.0, usage.cached if usage else False, error)
+                  usage.latency_s if usage else 0.0, usage.cached if usage else False, error,
+                  input=ex.input, fields=dict(ex.fields),
+                  prompt=output.prompt if output else None,
+                  system=output.system if output else None,
+                  scorers=scorer_identities(unit.task) if output else None)
 
 
 MANY_ECHO_REQUESTS = 1000

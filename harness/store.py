@@ -10,6 +10,11 @@ One connection serves all of a process's threads, one statement at a time
 thread's read is still open would run inside that read's snapshot and, once
 another process has committed, fail at once with "database is locked"
 instead of waiting for the busy timeout. Other processes wait up to 30 s.
+
+Each record is the whole record of its example (schema version 2): input,
+target, rendered prompt, output with any retrieved passages, scores and the
+identity of the scorers behind them. The schema, its version check and the
+migration of version-1 stores are in :mod:`harness.storeschema`.
 """
 
 from __future__ import annotations
@@ -26,66 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.storeschema import SCHEMA_VERSION, open_schema
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS responses (
-    key TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    request TEXT NOT NULL,
-    response TEXT NOT NULL,
-    latency_s REAL NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    finished TEXT,
-    status TEXT NOT NULL,
-    pid INTEGER,
-    config_path TEXT NOT NULL,
-    config_digest TEXT NOT NULL,
-    config TEXT NOT NULL,
-    model_calls INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS records (
-    run_id TEXT NOT NULL,
-    task TEXT NOT NULL,
-    task_digest TEXT NOT NULL,
-    variant TEXT NOT NULL,
-    model TEXT NOT NULL,
-    split TEXT NOT NULL,
-    example_id TEXT NOT NULL,
-    sample INTEGER NOT NULL,
-    target TEXT NOT NULL,
-    output TEXT NOT NULL,
-    scores TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    latency_s REAL NOT NULL,
-    cached INTEGER NOT NULL,
-    error TEXT,
-    created TEXT NOT NULL,
-    PRIMARY KEY (run_id, task, variant, model, split, example_id, sample)
-);
-CREATE TABLE IF NOT EXISTS searches (
-    run_id TEXT NOT NULL,
-    task TEXT NOT NULL,
-    model TEXT NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, task, model)
-);
-CREATE TABLE IF NOT EXISTS trainings (
-    run_id TEXT NOT NULL,
-    task TEXT NOT NULL,
-    variant TEXT NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, task, variant)
-);
-"""
+__all__ = ["SCHEMA_VERSION", "Record", "RunRow", "Store", "cache_key", "now", "text_digest"]
 
 
 def now() -> str:
@@ -117,7 +65,15 @@ class RunRow:
 
 @dataclass(frozen=True)
 class Record:
-    """One scored (task, variant, model, split, example, sample)."""
+    """One scored (task, variant, model, split, example, sample).
+
+    The fields after ``error`` make the record whole (store schema version 2):
+    ``input`` and ``fields`` are the example as the model saw it, ``prompt``
+    and ``system`` the rendered prompt as sent, ``scorers`` each scorer's
+    ``{"args": ..., "version": ...}`` by name (these three are None for a
+    failed example, which has no output or scores). On a record from a
+    version-1 store all five are None: unknown, never empty.
+    """
 
     run_id: str
     task: str
@@ -135,6 +91,37 @@ class Record:
     latency_s: float
     cached: bool
     error: str | None
+    input: str | None = None
+    fields: dict[str, Any] | None = None
+    prompt: str | None = None
+    system: str | None = None
+    scorers: dict[str, Any] | None = None
+
+    @property
+    def passages(self) -> list[Any]:
+        """The passages a RAG variant retrieved for this example (kept in the output's detail)."""
+        detail = self.output.get("detail")
+        found = detail.get("passages") if isinstance(detail, Mapping) else None
+        return list(found) if isinstance(found, list) else []
+
+
+def text_digest(*parts: str) -> str:
+    """SHA-256 of the parts (JSON-encoded, so the split between them counts)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False,
+                                                  default=str)
+
+
+def _loads_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+_RECORD_COLUMNS = ("run_id, task, task_digest, variant, model, split, example_id, sample,"
+                   " target, output, scores, prompt_tokens, completion_tokens, latency_s,"
+                   " cached, error, created, input, fields, prompt_digest, scorers_digest")
 
 
 class Store:
@@ -152,23 +139,20 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.OperationalError) as exc:
             raise UsageError(f"cannot open the store: {exc}", self.root,
                              hint="check that the directory is writable and the disk not full"
                              ) from None
-        self._check_version()
-
-    def _check_version(self) -> None:
-        row = self._read("SELECT MAX(version) FROM schema_version")[0]
-        if row[0] is None:  # one statement: two processes creating the store write one row
-            self._write("INSERT INTO schema_version SELECT ? WHERE NOT EXISTS"
-                        " (SELECT 1 FROM schema_version)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise UsageError(f"store schema version {row[0]} is newer than this tunegate "
-                             f"({SCHEMA_VERSION})", self.path, hint="upgrade tunegate")
+        try:
+            open_schema(self._db, self.path)
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise UsageError(f"cannot open the store: {exc}", self.root,
+                             hint="check that the directory is writable and the disk not full"
+                             ) from None
+        except BaseException:
+            self._db.close()
+            raise
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         """All rows of one query, fetched while holding the connection."""
@@ -271,26 +255,44 @@ class Store:
         return {(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows}
 
     def put_record(self, rec: Record) -> None:
-        """Store (or replace, e.g. after a retried error) one record and commit."""
+        """Store (or replace, e.g. after a retried error) one record and commit.
+
+        Its prompt and scorer set go to their own tables first, once per
+        digest; the record references them.
+        """
+        prompt_digest = scorers_digest = None
+        if rec.prompt is not None:
+            prompt_digest = text_digest(rec.system or "", rec.prompt)
+            self._write("INSERT OR IGNORE INTO prompts VALUES (?, ?, ?)",
+                        (prompt_digest, rec.prompt, rec.system or ""))
+        if rec.scorers is not None:
+            blob = json.dumps(rec.scorers, sort_keys=True, ensure_ascii=False)
+            scorers_digest = text_digest(blob)
+            self._write("INSERT OR IGNORE INTO scorer_sets VALUES (?, ?)",
+                        (scorers_digest, blob))
         self._write(
-            "INSERT OR REPLACE INTO records VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (rec.run_id, rec.task, rec.task_digest, rec.variant, rec.model, rec.split,
              rec.example_id, rec.sample, rec.target, json.dumps(rec.output),
              json.dumps(rec.scores), rec.prompt_tokens, rec.completion_tokens,
-             rec.latency_s, int(rec.cached), rec.error, now()))
+             rec.latency_s, int(rec.cached), rec.error, now(), rec.input,
+             _json_or_none(rec.fields), prompt_digest, scorers_digest))
 
     def records(self, run_id: str) -> Iterator[Record]:
-        """Every record of a run, in a stable order."""
+        """Every record of a run, in a stable order, with its prompt and scorer set."""
         rows = self._read(
-            "SELECT run_id, task, task_digest, variant, model, split, example_id, sample,"
+            "SELECT r.run_id, task, task_digest, variant, model, split, example_id, sample,"
             " target, output, scores, prompt_tokens, completion_tokens, latency_s, cached,"
-            " error FROM records WHERE run_id = ?"
+            " error, input, fields, p.prompt, p.system, s.scorers FROM records r"
+            " LEFT JOIN prompts p ON p.digest = r.prompt_digest"
+            " LEFT JOIN scorer_sets s ON s.digest = r.scorers_digest WHERE r.run_id = ?"
             " ORDER BY task, variant, model, split, example_id, sample", (run_id,))
         for r in rows:
             yield Record(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), r[8],
                          json.loads(r[9]), json.loads(r[10]), int(r[11]), int(r[12]),
-                         float(r[13]), bool(r[14]), r[15])
+                         float(r[13]), bool(r[14]), r[15], r[16], _loads_or_none(r[17]),
+                         r[18], r[19], _loads_or_none(r[20]))
 
     def put_training(self, run_id: str, task: str, variant: str,
                      record: Mapping[str, Any]) -> None:
@@ -337,14 +339,6 @@ class Store:
         rows = self._read("SELECT task, model, record FROM searches WHERE run_id = ?",
                           (run_id,))
         return {(r[0], r[1]): json.loads(r[2]) for r in rows}
-
-    def update_scores(self, rec: Record, scores: Mapping[str, Any]) -> None:
-        """Replace a record's scores (``tunegate score``)."""
-        self._write(
-            "UPDATE records SET scores = ? WHERE run_id = ? AND task = ? AND variant = ?"
-            " AND model = ? AND split = ? AND example_id = ? AND sample = ?",
-            (json.dumps(dict(scores)), rec.run_id, rec.task, rec.variant, rec.model,
-             rec.split, rec.example_id, rec.sample))
 
 
 def _alive(pid: int) -> bool:

@@ -9,7 +9,8 @@ from harness.commands import EXIT_OK, EXIT_USAGE
 from harness.commands.screen import err, out
 from harness.errors import UsageError
 
-__all__ = ["cmd_export", "cmd_export_lmeval", "cmd_history", "cmd_report", "cmd_validate"]
+__all__ = ["cmd_export", "cmd_export_lmeval", "cmd_history", "cmd_report", "cmd_validate",
+           "need_store"]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -43,7 +44,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_USAGE if bad else EXIT_OK
 
 
-def _need_store(store: str, hint: str) -> None:
+def need_store(store: str, hint: str) -> None:
+    """Refuse a command that reads the store when there is none at ``store``."""
     if not (Path(store) / "store.sqlite").is_file():
         raise UsageError("no store here", store, hint=hint)
 
@@ -54,7 +56,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from harness.store import Store
 
     since = check_since(args.since)
-    _need_store(args.store, "run `tunegate run CONFIG` first or pass --store")
+    need_store(args.store, "run `tunegate run CONFIG` first or pass --store")
     for line in format_history(history(Store(args.store), args.task, since)):
         out(line)
     return EXIT_OK
@@ -65,7 +67,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from harness.export import export_records
     from harness.store import Store
 
-    _need_store(args.store, "pass --store")
+    need_store(args.store, "pass --store")
     path, n = export_records(Store(args.store), args.run, Path(args.out))
     out(f"wrote {n} records to {path}")
     return EXIT_OK
@@ -76,7 +78,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import write_report
     from harness.store import Store
 
-    _need_store(args.store, "run `tunegate run CONFIG` first or pass --store")
+    need_store(args.store, "run `tunegate run CONFIG` first or pass --store")
     report_dir = write_report(Store(args.store), args.run, args.reports)
     out(f"report: {report_dir / 'report.md'}")
     return EXIT_OK

@@ -3,10 +3,10 @@
 Rows come from the store's records (test split). With several samples per
 example the output shown is sample 0's and the score is the mean over the
 example's samples (:func:`harness.analysis.metric.example_means`), the
-number the report averages. The example
-inputs are not stored in records, so they are read from the task file named
-in the run's config when it still loads; otherwise the example id stands
-in for the input. Every input, reference, output and explanation is
+number the report averages. Inputs and references are the records' own
+(nothing is read from the task files, which may have changed since); a run
+stored by store schema version 1 kept no inputs, so the example id stands in
+for them, with a note saying so. Every input, reference, output and explanation is
 HTML-escaped. Large runs are capped by a byte budget, keeping rows with
 disagreements or invalid outputs first, with a note saying so.
 """
@@ -14,7 +14,6 @@ disagreements or invalid outputs first, with a note saying so.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,15 +23,11 @@ from typing import Any
 
 from harness.analysis.metric import example_means
 from harness.answers import strict_object
-from harness.errors import UsageError
 from harness.scoring.fields import compare, pointer, recorded_normalize
 from harness.store import Record, RunRow
-from harness.tasks import load_task
 from harness.taskspec import Normalize
 
 __all__ = ["Cell", "Row", "TaskExamples", "collect_examples", "field_diff", "render_examples"]
-
-log = logging.getLogger(__name__)
 
 _MAX_INPUT_CHARS = 1200
 _MAX_OUTPUT_CHARS = 600
@@ -102,14 +97,15 @@ class Row:
     """One test example across variants."""
 
     example_id: str
-    input: str
+    input: str | None
+    """The example's input as recorded; None while unknown (a version-1 record)."""
     reference: str
     cells: dict[str, Cell] = field(default_factory=dict)
 
 
 @dataclass
 class TaskExamples:
-    """The side-by-side rows of one task, and where the inputs came from."""
+    """The side-by-side rows of one task, and a note when inputs are unknown."""
 
     task: str
     rows: list[Row]
@@ -155,21 +151,13 @@ def _cell(rec: Record, primary_name: str = "label_accuracy", how: Normalize | No
                 passages=texts, fields=field_diff(out.get("prediction"), rec.target, how))
 
 
-def _inputs(entry: Mapping[str, Any]) -> tuple[dict[str, str], list[str], str]:
-    """Test inputs by id and the file's order, read from the task file if it still loads."""
-    path = entry.get("path")
-    if not path:
-        return {}, [], "the task file is not recorded: inputs show the example id"
-    try:
-        task = load_task(path)
-    except (UsageError, OSError) as exc:
-        log.info("inputs unavailable for %s: %s", path, exc)
-        return {}, [], f"task file {path} no longer loads: inputs show the example id"
-    note = ""
-    if entry.get("digest") and task.digest != entry["digest"]:
-        note = f"task file {path} changed since this run: inputs are from its current version"
-    examples = task.split("test")
-    return {ex.id: ex.input for ex in examples}, [ex.id for ex in examples], note
+def _input_note(unknown: int, total: int) -> str:
+    """Say so when records keep no input (written by store schema version 1)."""
+    if not unknown:
+        return ""
+    which = "its" if unknown == total else f"{unknown} of its {total}"
+    return (f"The input of {which} examples is unknown: the run was stored by store schema "
+            "version 1, which kept no inputs; the example id stands in for it.")
 
 
 def _natural(key: str) -> list[Any]:
@@ -198,20 +186,19 @@ def collect_examples(run: RunRow, records: Iterable[Record]) -> dict[str, TaskEx
         scores.append(math.nan if cell.score is None else cell.score)
         if rec.sample == 0:
             task_rows = rows.setdefault(rec.task, {})
-            row = task_rows.setdefault(rec.example_id, Row(rec.example_id, "", rec.target))
+            row = task_rows.setdefault(rec.example_id, Row(rec.example_id, None, rec.target))
+            row.input = rec.input if row.input is None else row.input
             row.cells[name] = cell
     _mean_of_samples(rows, samples)
     out: dict[str, TaskExamples] = {}
     for entry in run.config.get("tasks", []):
         name = str(entry.get("name"))
         by_id = rows.get(name, {})
-        inputs, order, note = _inputs(entry)
+        unknown = sum(1 for row in by_id.values() if row.input is None)
         for row in by_id.values():
-            row.input = inputs.get(row.example_id, row.example_id)
-        rank = {ex_id: i for i, ex_id in enumerate(order)}
-        ordered = sorted(by_id.values(), key=lambda r: (
-            rank.get(r.example_id, len(rank)), _natural(r.example_id)))
-        out[name] = TaskExamples(name, ordered, note)
+            row.input = row.example_id if row.input is None else row.input
+        ordered = sorted(by_id.values(), key=lambda r: _natural(r.example_id))
+        out[name] = TaskExamples(name, ordered, _input_note(unknown, len(by_id)))
     return out
 
 
@@ -290,7 +277,7 @@ def _cell_html(cell: Cell | None) -> str:
 def _row_html(row: Row, variants: Sequence[str], flags: Sequence[str]) -> str:
     cells = "".join(_cell_html(row.cells.get(v)) for v in variants)
     return (f'<tr class="{" ".join(flags)}"><td class="id">{_e(row.example_id)}</td>'
-            f"<td><pre>{_clip(row.input, _MAX_INPUT_CHARS)}</pre></td>"
+            f"<td><pre>{_clip(row.input or row.example_id, _MAX_INPUT_CHARS)}</pre></td>"
             f"<td><pre>{_clip(row.reference, _MAX_OUTPUT_CHARS)}</pre></td>{cells}</tr>")
 
 

@@ -8,11 +8,12 @@ from harness.scoring.base import (
     ScorerInfo,
     score_all,
     scorer,
+    scorer_identities,
     scorers_for,
     scorers_for_task,
     task_scorer,
 )
 
 __all__ = ["SCORERS", "Output", "Score", "ScorerInfo", "classification", "format",
-           "score_all", "scorer", "scorers_for", "scorers_for_task", "task_scorer",
-           "terminology", "tone"]
+           "score_all", "scorer", "scorer_identities", "scorers_for", "scorers_for_task",
+           "task_scorer", "terminology", "tone"]

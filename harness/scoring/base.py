@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from harness.registry import Registry
 from harness.tasks import Example, Task
 
@@ -24,12 +26,18 @@ class Output:
         text: The raw model output (generated text, or the chosen label).
         prediction: The parsed answer (a label for classification), or ``None``
             when the output could not be parsed: a scored failure.
-        detail: Backend-specific evidence (label log-probabilities, ...).
+        detail: Backend-specific evidence (label log-probabilities, a RAG
+            variant's retrieved ``passages``, ...).
+        prompt: The rendered prompt as sent (None when not known, e.g. an
+            output imported from lm-eval); the store keeps it by digest.
+        system: The system prompt sent as a message ("" when none or prepended).
     """
 
     text: str
     prediction: str | None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
+    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,14 @@ class ScorerInfo:
     :meth:`Score.unscored` with that reason, and loading refuses a task whose
     metric is undefined on every test example
     (:func:`harness.scoring.metrics.check_metric`).
+
+    ``version`` names the scorer's behaviour: bump it whenever a change can
+    move a score, so a stored score says which behaviour produced it (and
+    ``tunegate score`` can say which scores a fix changed). ``args`` lists
+    the task settings the scorer reads (attribute paths of the task spec,
+    e.g. ``normalize`` or ``data.columns.references``): with the name and
+    version they are the scorer's identity (:meth:`identity`), stored with
+    each record.
     """
 
     name: str
@@ -81,6 +97,13 @@ class ScorerInfo:
     applies: Callable[[Task], bool] | None = None
     requires: str = ""
     undefined: UndefinedFn | None = None
+    version: str = "1"
+    args: tuple[str, ...] = ()
+
+    def identity(self, task: Task) -> dict[str, Any]:
+        """``{"args": {setting: value as JSON}, "version": ...}`` of this scorer on ``task``."""
+        return {"args": {path: _setting(task.spec, path) for path in self.args},
+                "version": self.version}
 
     def score(self, task: Task, example: Example, output: Output) -> Score:
         """Score one example of ``task``."""
@@ -89,16 +112,33 @@ class ScorerInfo:
         return self.fn(example, output)
 
 
+def _setting(spec: Any, path: str) -> Any:
+    """The task setting at ``path`` (dotted attributes), as JSON."""
+    value = spec
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list):
+        return [v.model_dump(mode="json", by_alias=True) if isinstance(v, BaseModel) else v
+                for v in value]
+    return value
+
+
 SCORERS: Registry[ScorerInfo] = Registry("scorer")
 
 
 def scorer(name: str, family: str, *, higher_is_better: bool = True,
-           kind: Literal["binary", "continuous"] = "binary"
-           ) -> Callable[[ScorerFn], ScorerFn]:
-    """Register ``fn`` as scorer ``name`` for tasks of ``family``."""
+           kind: Literal["binary", "continuous"] = "binary", version: str = "1",
+           args: tuple[str, ...] = ()) -> Callable[[ScorerFn], ScorerFn]:
+    """Register ``fn`` as scorer ``name`` for tasks of ``family``.
+
+    ``version`` and ``args`` are as in :class:`ScorerInfo`.
+    """
 
     def deco(fn: ScorerFn) -> ScorerFn:
-        SCORERS.add(name, ScorerInfo(name, family, fn, higher_is_better, kind))
+        SCORERS.add(name, ScorerInfo(name, family, fn, higher_is_better, kind,
+                                     version=version, args=args))
         return fn
 
     return deco
@@ -107,11 +147,12 @@ def scorer(name: str, family: str, *, higher_is_better: bool = True,
 def task_scorer(name: str, family: str, *, higher_is_better: bool = True,
                 kind: Literal["binary", "continuous"] = "binary",
                 applies: Callable[[Task], bool] | None = None, requires: str = "",
-                undefined: UndefinedFn | None = None
-                ) -> Callable[[TaskScorerFn], TaskScorerFn]:
+                undefined: UndefinedFn | None = None, version: str = "1",
+                args: tuple[str, ...] = ()) -> Callable[[TaskScorerFn], TaskScorerFn]:
     """Register ``fn(example, output, task)`` as scorer ``name`` for ``family``.
 
-    ``applies``/``requires`` and ``undefined`` are as in :class:`ScorerInfo`.
+    ``applies``/``requires``, ``undefined``, ``version`` and ``args`` are as
+    in :class:`ScorerInfo`.
     """
 
     def deco(fn: TaskScorerFn) -> TaskScorerFn:
@@ -119,7 +160,7 @@ def task_scorer(name: str, family: str, *, higher_is_better: bool = True,
             raise TypeError(f"scorer {name!r} needs the task: call ScorerInfo.score")
 
         SCORERS.add(name, ScorerInfo(name, family, no_task, higher_is_better, kind, fn,
-                                     applies, requires, undefined))
+                                     applies, requires, undefined, version, args))
         return fn
 
     return deco
@@ -140,3 +181,8 @@ def score_all(task: Task, example: Example, output: Output) -> dict[str, dict[st
     """Every applicable scorer's score of one output, as stored (JSON form)."""
     return {info.name: info.score(task, example, output).to_json()
             for info in scorers_for_task(task)}
+
+
+def scorer_identities(task: Task) -> dict[str, dict[str, Any]]:
+    """Name -> :meth:`ScorerInfo.identity` of every scorer :func:`score_all` runs on ``task``."""
+    return {info.name: info.identity(task) for info in scorers_for_task(task)}

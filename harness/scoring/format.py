@@ -70,7 +70,8 @@ def _why_failed(output: Output) -> str:
     return f"unparseable output ({err}): {output.text[:60]!r}"
 
 
-@task_scorer("parse_strict", family="format", applies=_is_json, requires="format: json")
+@task_scorer("parse_strict", family="format", applies=_is_json, requires="format: json",
+             args=("format",))
 def parse_strict(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the whole output is exactly one JSON object."""
     how = output.detail.get("parse")
@@ -80,7 +81,8 @@ def parse_strict(example: Example, output: Output, task: Task) -> Score:
     return Score(0.0, f"not strict JSON ({err})", {"parse": how})
 
 
-@task_scorer("parse_lenient", family="format", applies=_is_json, requires="format: json")
+@task_scorer("parse_lenient", family="format", applies=_is_json, requires="format: json",
+             args=("format",))
 def parse_lenient(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the one JSON object in the output could be taken (saying when extracted)."""
     how = output.detail.get("parse")
@@ -94,7 +96,7 @@ def parse_lenient(example: Example, output: Output, task: Task) -> Score:
 
 
 @task_scorer("schema_valid", family="format", applies=_has_schema,
-             requires="format: json with a 'schema'")
+             requires="format: json with a 'schema'", args=("json_schema",))
 def schema_valid(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the parsed object validates against the task's JSON Schema."""
     if output.prediction is None:
@@ -140,27 +142,27 @@ def _prf_scores(example: Example, output: Output, task: Task) -> tuple[Score, Sc
 
 
 @task_scorer("field_precision", family="format", kind="continuous",
-             undefined=_gold_unscorable)
+             undefined=_gold_unscorable, args=("normalize",))
 def field_precision(example: Example, output: Output, task: Task) -> Score:
     """Share of the predicted answer's fields that match the gold answer's."""
     return _prf_scores(example, output, task)[0]
 
 
 @task_scorer("field_recall", family="format", kind="continuous",
-             undefined=_gold_unscorable)
+             undefined=_gold_unscorable, args=("normalize",))
 def field_recall(example: Example, output: Output, task: Task) -> Score:
     """Share of gold fields the prediction has."""
     return _prf_scores(example, output, task)[1]
 
 
 @task_scorer("field_f1", family="format", kind="continuous",
-             undefined=_gold_unscorable)
+             undefined=_gold_unscorable, args=("normalize",))
 def field_f1(example: Example, output: Output, task: Task) -> Score:
     """Harmonic mean of field precision and recall."""
     return _prf_scores(example, output, task)[2]
 
 
-@task_scorer("exact_match", family="format")
+@task_scorer("exact_match", family="format", args=("normalize",))
 def exact_match(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the whole normalised answer equals the gold answer (lists order-free)."""
     if output.prediction is None:
@@ -176,7 +178,8 @@ def exact_match(example: Example, output: Output, task: Task) -> Score:
                  f"{', '.join(wrong[:3])}", {"differs": wrong[:10]})
 
 
-@task_scorer("regex_match", family="format", applies=_is_regex, requires="format: regex")
+@task_scorer("regex_match", family="format", applies=_is_regex, requires="format: regex",
+             args=("regex",))
 def regex_match(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output's first line fully matches the task's regex."""
     if output.prediction is None:

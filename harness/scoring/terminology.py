@@ -70,7 +70,7 @@ def _no_required_term(example: Example, task: Task) -> str | None:
 
 
 @task_scorer("expansion_accuracy", family="terminology", applies=_is_expansion,
-             requires="mode: expansion")
+             requires="mode: expansion", args=("mode", "normalize"))
 def expansion_accuracy(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the normalised output is exactly the gold long form."""
     how = _spec(task).normalize
@@ -84,7 +84,7 @@ def expansion_accuracy(example: Example, output: Output, task: Task) -> Score:
 
 @task_scorer("required_term_recall", family="terminology", kind="continuous",
              applies=_has_glossary, requires="a non-empty 'glossary'",
-             undefined=_no_required_term)
+             undefined=_no_required_term, args=("glossary", "normalize"))
 def required_term_recall(example: Example, output: Output, task: Task) -> Score:
     """Share of the preferred forms the reference uses that the output also uses."""
     how = _spec(task).normalize
@@ -101,7 +101,8 @@ def required_term_recall(example: Example, output: Output, task: Task) -> Score:
 
 
 @task_scorer("forbidden_term_rate", family="terminology", higher_is_better=False,
-             applies=_has_glossary, requires="a non-empty 'glossary'")
+             applies=_has_glossary, requires="a non-empty 'glossary'",
+             args=("glossary", "normalize"))
 def forbidden_term_rate(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output uses a forbidden variant of a glossary term (lower is better)."""
     spec = _spec(task)

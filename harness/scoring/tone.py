@@ -101,7 +101,7 @@ def _fluency(task: Task, text: str) -> tuple[float, dict[str, Any]]:
                                   "looping": loops, "proxy": FLUENCY_PROXY}
 
 
-@task_scorer("style_accuracy", family="tone")
+@task_scorer("style_accuracy", family="tone", args=("style",))
 def style_accuracy(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the style classifier puts the output in the target style."""
     if (bad := _empty(output)) is not None:
@@ -125,7 +125,8 @@ def similarity_source(example: Example, output: Output, task: Task) -> Score:
     return Score(sim, f"cosine to the source {sim:.2f}")
 
 
-@task_scorer("similarity_reference", family="tone", kind="continuous")
+@task_scorer("similarity_reference", family="tone", kind="continuous",
+             args=("data.columns.references",))
 def similarity_reference(example: Example, output: Output, task: Task) -> Score:
     """The best MiniLM cosine similarity of the output to a reference."""
     if (bad := _empty(output)) is not None:
@@ -148,7 +149,8 @@ def chrf_source(example: Example, output: Output, task: Task) -> Score:
     return Score(value, f"chrF to the source {100 * value:.1f}")
 
 
-@task_scorer("chrf_reference", family="tone", kind="continuous")
+@task_scorer("chrf_reference", family="tone", kind="continuous",
+             args=("data.columns.references",))
 def chrf_reference(example: Example, output: Output, task: Task) -> Score:
     """The chrF (0..1) of the output against all references."""
     if (bad := _empty(output)) is not None:
@@ -159,7 +161,7 @@ def chrf_reference(example: Example, output: Output, task: Task) -> Score:
     return Score(value, f"chrF to {len(refs)} reference(s) {100 * value:.1f}")
 
 
-@task_scorer("fluency", family="tone")
+@task_scorer("fluency", family="tone", args=("style",))
 def fluency(example: Example, output: Output, task: Task) -> Score:
     """1.0 when the output passes the offline fluency proxy."""
     if (bad := _empty(output)) is not None:
@@ -172,7 +174,7 @@ def fluency(example: Example, output: Output, task: Task) -> Score:
                  f"{detail['threshold']})", detail)
 
 
-@task_scorer("joint", family="tone", kind="continuous")
+@task_scorer("joint", family="tone", kind="continuous", args=("style",))
 def joint(example: Example, output: Output, task: Task) -> Score:
     """Style x similarity to the source x fluency (ParaDetox's J), per example."""
     if (bad := _empty(output)) is not None:
@@ -192,7 +194,7 @@ def _has_judge(task: Task) -> bool:
 
 
 @task_scorer("judge_rubric", family="tone", kind="continuous", applies=_has_judge,
-             requires="a 'judge'")
+             requires="a 'judge'", args=("judge",))
 def judge_rubric(example: Example, output: Output, task: Task) -> Score:
     """The judge's rating rescaled to 0..1; an invalid answer is flagged and counted."""
     verdict = output.detail.get("judge")

@@ -97,10 +97,14 @@ def query(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...
 
 
 def records(db: Path, run_id: str | None = None) -> list[tuple[Any, ...]]:
-    """Per-example records without what differs between runs (run id, time, latency, cached)."""
+    """Per-example records without what differs between runs (run id, time, latency, cached).
+
+    The whole record: input, example fields, prompt and scorer-set digests included.
+    """
     where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
     rows = query(db, "SELECT task, variant, model, split, example_id, sample, target, output,"
-                 " scores, prompt_tokens, completion_tokens, error FROM records " + where +
+                 " scores, prompt_tokens, completion_tokens, error, input, fields,"
+                 " prompt_digest, scorers_digest FROM records " + where +
                  " ORDER BY task, variant, model, split, example_id, sample", args)
     return [(*r[:7], json.loads(r[7]), json.loads(r[8]), *r[9:]) for r in rows]
 

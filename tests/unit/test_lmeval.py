@@ -94,3 +94,15 @@ def test_lm_eval_generations_are_read_and_scored_as_tunegate_reads_them() -> Non
     # The gold itself, extracted from one sentence: strict parse 0, everything else 1.
     assert values.pop("parse_strict") == 0.0
     assert set(values.values()) == {1.0}
+
+
+@pytest.mark.parametrize(("arguments", "prompt"), [
+    ([("Message: hi\nAnswer:", " ALPHA"), ("Message: hi\nAnswer:", " BETA")],
+     "Message: hi\nAnswer:"),  # in memory: one (context, continuation) tuple per request
+    ([["Q: x\nA:", {"until": ["\n"]}]], "Q: x\nA:"),  # as JSON: lists
+    ({"gen_args_0": {"arg_0": "Q: y\nA:", "arg_1": " y"}}, "Q: y\nA:"),  # newer logs
+    (None, None), ([], None), ([[]], None), ([[3]], None)])
+def test_the_prompt_lm_eval_sent_is_read_from_its_sample(arguments, prompt):
+    from harness.lmeval import _sample_prompt
+
+    assert _sample_prompt({"arguments": arguments}) == prompt

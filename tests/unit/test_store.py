@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -93,12 +94,38 @@ def test_put_record_replaces_an_errored_one(store):
     assert store.done_keys("r1") == {("toy", "echo", "fake:keyword", "test", "e1", 0)}
 
 
-def test_update_scores(store):
-    store.put_record(_record())
+def test_a_record_is_whole_and_prompts_are_stored_once(store):
+    # Two samples of one example share one rendered prompt: one row in prompts, both
+    # records reference it and read back their input, fields, prompt and scorers.
+    scorers = {"label_accuracy": {"args": {}, "version": "1"}}
+    passages = [{"passage_id": "p1", "text": "ALPHA means the first kind"}]
+    whole = dataclasses.replace(
+        _record(), input="hi ALPHA", fields={"id": "e1", "text": "hi ALPHA", "n": 3},
+        prompt="Message: hi ALPHA\nAnswer:", system="be brief", scorers=scorers,
+        output={"text": "ALPHA", "prediction": "ALPHA", "detail": {"passages": passages}})
+    store.put_record(whole)
+    store.put_record(dataclasses.replace(whole, sample=1))
+    first, second = store.records("r1")
+    assert first == whole and second == dataclasses.replace(whole, sample=1)
+    assert first.passages == passages
+    assert store._read("SELECT COUNT(*) FROM prompts")[0][0] == 1
+    assert store._read("SELECT COUNT(*) FROM scorer_sets")[0][0] == 1
+    # Same prompt text under another system prompt is another prompt.
+    store.put_record(dataclasses.replace(whole, sample=2, system=""))
+    assert store._read("SELECT COUNT(*) FROM prompts")[0][0] == 2
+
+
+def test_a_record_without_a_prompt_reads_back_none(store):
+    store.put_record(_record(error="transient: boom"))
     (rec,) = store.records("r1")
-    store.update_scores(rec, {"label_accuracy": {"value": 0.0}})
-    (rec,) = store.records("r1")
-    assert rec.scores == {"label_accuracy": {"value": 0.0}}
+    assert (rec.input, rec.fields, rec.prompt, rec.system, rec.scorers) == (
+        None, None, None, None, None)
+    assert rec.passages == []
+
+
+def test_update_scores_is_gone(store):
+    # `tunegate score` writes a new run: a record's scores are never edited in place.
+    assert not hasattr(store, "update_scores")
 
 
 def test_runs_and_finish(store):

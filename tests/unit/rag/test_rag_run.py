@@ -102,6 +102,13 @@ def test_rag_run_records_passages_metrics_and_diagnosis(kb: Path, tmp_path: Path
         assert "Queue:" in detail["passages"][0]["text"]
         assert detail["retrieval"] == {"gold": [f"{topic}.md"], "recall_at_k": 1.0,
                                        "reciprocal_rank": 1.0}
+    # each record is whole: its rendered prompt shows the passage it keeps, then its input
+    kept = Store(store)
+    rag = [r for r in kept.records(kept.get_run("latest").run_id) if r.variant == "rag"]
+    assert len(rag) == 40 and all(r.input and r.prompt for r in rag)
+    for rec in rag:
+        assert rec.prompt == f"{rec.passages[0]['text']}\nMessage: {rec.input}\nQueue:"
+    kept.close()
     run_dir = next(reports.iterdir())
     results = json.loads((run_dir / "results.json").read_text())
     task = results["tasks"][0]

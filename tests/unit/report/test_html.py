@@ -169,15 +169,31 @@ def test_failed_examples_are_counted_and_marked(project, tmp_path, capsys):
     assert re.search(r'data-filter="f-inv"[^>]*>invalid output \(2\)', page)
 
 
-def test_inputs_fall_back_to_ids_when_the_task_file_is_gone(project, tmp_path, capsys):
+def test_inputs_come_from_the_records_not_the_task_file(project, tmp_path, capsys):
     store_dir, _ = _run(project, tmp_path, capsys)
-    project.write("task.yaml", project.task.read_text().replace("first kind", "1st kind"))
+    # The task file changes, then disappears: the report still shows the inputs the
+    # run's model saw (recorded with each record), with no note about the file.
+    test_file = project.data / "test.jsonl"
+    test_file.write_text(test_file.read_text().replace(" message ", " note "))
     _, page = _report(store_dir, tmp_path, "changed")
-    assert "changed since this run: inputs are from its current version" in page
+    assert "te message 4 is about BETA" in page and "te note 4" not in page
     project.task.unlink()
     _, page = _report(store_dir, tmp_path, "gone")
-    assert "no longer loads: inputs show the example id" in page
-    assert "<td><pre>te4</pre></td>" in page
+    assert "te message 4 is about BETA" in page
+    assert "input of" not in page and "current version" not in page
+
+
+def test_a_version_1_run_says_its_inputs_are_unknown():
+    # Two examples, one recorded without its input (a record migrated from store
+    # schema version 1): its id stands in, and the note counts 1 of 2 unknown.
+    records = [_rec("p", "e1", "A", "A", 1.0),
+               dataclasses.replace(_rec("p", "e2", "A", "A", 1.0), input="hello there")]
+    examples = collect_examples(_run_row([{"name": "t"}]), records)["t"]
+    assert [(r.example_id, r.input) for r in examples.rows] == [("e1", "e1"),
+                                                                ("e2", "hello there")]
+    assert examples.input_note.startswith("The input of 1 of its 2 examples is unknown")
+    page = render_examples(_task(variants=[_variant("p")]), examples, 10**6)
+    assert "store schema version 1" in page and "<td><pre>e1</pre></td>" in page
 
 
 def test_everything_from_a_run_is_escaped():
@@ -287,7 +303,8 @@ def _big_run(tmp_path, n, input_chars):
             text = pred or "I think the answer might be something else entirely"
             rec = _rec(variant, f"ex{i}", text, pred, 1.0 if ok else 0.0, task="big",
                        detail={"passages": ["a passage " * 30] * 3} if variant == "rag" else {})
-            records.append(dataclasses.replace(rec, target=gold))
+            records.append(dataclasses.replace(rec, target=gold,
+                                               input=f"{i} {filler}"[:input_chars]))
     variants = [_variant("prompt"), _variant("rag", "rag"), _variant("lora", "lora")]
     for v in variants:
         v["confusion"] = {"labels": labels, "matrix": [[1] * 20 for _ in range(20)]}
