@@ -8,18 +8,20 @@ variants, and compare-base treated a dev score of 0.0 as missing.
 import math
 
 from harness.analysis.choice import best_on_dev, best_variant
+from harness.analysis.model import VariantResult
 from harness.analysis.results import choose_baseline
 from harness.compare_base import decide_task
+from tests.unit import resultskit as kit
 
 
 def _v(name: str, dev: float | None, tokens: float | None = None, kind: str = "rag"
-       ) -> dict[str, object]:
+       ) -> VariantResult:
     entry: dict[str, object] = {"name": name, "kind": kind}
     if dev is not None:
         entry["dev_score"] = dev
     if tokens is not None:
         entry["dev_prompt_tokens_mean"] = tokens
-    return entry
+    return kit.variant(entry)
 
 
 def test_higher_dev_score_wins_whatever_the_order_tokens_or_name() -> None:
@@ -64,5 +66,6 @@ def test_compare_base_picks_the_old_adapter_by_the_same_rule() -> None:
                 {"name": "fb@old", "kind": "lora"}]
     comps = [{"candidate": n, "delta": 0.0, "ci_low": -0.1, "ci_high": 0.1, "n": 50}
              for n in ("fa@old", "fb@old")]
-    task = {"task": "t", "baseline": "zero@new", "variants": variants, "comparisons": comps}
+    task = kit.task({"task": "t", "baseline": "zero@new", "variants": variants,
+                     "comparisons": comps})
     assert decide_task(task, "old", "new", min_gain=0.02).old_adapter == "fa@old"
