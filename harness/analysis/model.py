@@ -209,17 +209,18 @@ class VariantResult(_Frozen):
 class EconomicsResult(_Frozen):
     """The candidate's break-even against the baseline (see analysis/economics.py)."""
 
-    monthly_saving_usd: float
-    token_saving_usd: float
-    error_saving_usd: float
-    one_off_cost_usd: float
-    labelling_cost_usd: float
-    training_cost_usd: float
-    maintenance_per_month_usd: float
-    net_monthly_saving_usd: float
+    monthly_saving_usd: float | None
+    token_saving_usd: float | None
+    error_saving_usd: float | None
+    one_off_cost_usd: float | None
+    labelling_cost_usd: float | None
+    training_cost_usd: float | None
+    maintenance_per_month_usd: float | None
+    net_monthly_saving_usd: float | None
     payback_months: float | None
-    baseline_monthly_cost_usd: float
-    candidate_monthly_cost_usd: float
+    """Months to pay back; infinite in memory and null in JSON when it never does."""
+    baseline_monthly_cost_usd: float | None
+    candidate_monthly_cost_usd: float | None
     horizon_months: int
     training_basis: Literal["gpu_hours", "managed_tokens"]
     tco_12m_usd: dict[str, float | None]

@@ -85,6 +85,8 @@ def results(data: Mapping[str, Any] | None = None, **fields: Any) -> RunResults:
     """A :class:`RunResults`; its tasks may be partial dicts."""
     merged = {**RUN, **(data or {}), **fields}
     merged["tasks"] = [t if isinstance(t, TaskResult) else task(t) for t in merged["tasks"]]
+    if isinstance(merged["verdict"], Mapping):  # no headline: the label is the headline
+        merged["verdict"] = {"headline": "", "gate": "", **merged["verdict"]}
     return RunResults.model_validate(merged)
 
 
