@@ -2,7 +2,10 @@
 
 The baseline (:func:`harness.analysis.results.choose_baseline`), the verdict's
 lora candidate and rag check (:mod:`harness.analysis.decision`), the
-knowledge-vs-behaviour diagnosis and compare-base all pick with it.
+knowledge-vs-behaviour diagnosis, compare-base, the prompt search's ranking
+of its candidates in each round (:mod:`harness.search_run`, ties on mean
+tokens per example), its leaderboard and the runner-up its honesty notes name
+(:mod:`harness.analysis.search`) all pick with it.
 
 Rule: the higher dev score wins; a variant without a dev score (missing or
 NaN) ranks below every scored one; ties go to the fewer mean prompt tokens on

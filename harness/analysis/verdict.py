@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from harness.analysis.economics import Economics
 from harness.analysis.model import Outcome, VerdictLabel
 from harness.analysis.stats import Comparison
-from harness.fmt import signed
+from harness.fmt import NA, p_value, signed
 
 __all__ = [
     "JUSTIFIED",
@@ -69,9 +69,9 @@ class Verdict:
 
 
 def _p(p: float) -> str:
-    if math.isnan(p):
-        return "p n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    """``p=0.003``, ``p<0.001`` or ``p n/a`` (:func:`harness.fmt.p_value`)."""
+    text = p_value(p)
+    return f"p {text}" if text == NA else f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def _payback(e: Economics | None, limit: float) -> str:

@@ -15,16 +15,15 @@ from collections.abc import Sequence
 from html import escape
 
 from harness.analysis.model import ScorerSummary, TaskResult, VariantResult
-from harness.fmt import num, pct
+from harness.fmt import interval, num, pct
 
 
 def _scorer_cell(s: ScorerSummary | None) -> str:
     if s is None:
         return "n/a"
     text = pct(s.mean)
-    lo, hi = num(s.ci_low), num(s.ci_high)
-    if not (math.isnan(lo) or math.isnan(hi)):
-        text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+    if not math.isnan(num(s.ci_low)) and not math.isnan(num(s.ci_high)):
+        text += f" {interval(s.ci_low, s.ci_high)}"
     if s.unscored:
         text += f" ({s.unscored} unscored)"
     return text

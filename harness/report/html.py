@@ -17,10 +17,11 @@ import struct
 from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
-from typing import Any
 
 from harness.analysis.model import RunResults, TaskResult
-from harness.fmt import num, number, pct, pp
+from harness.fmt import interval as _ci
+from harness.fmt import number, pct, pp
+from harness.fmt import p_value as _p
 from harness.report.families import html_section as family_html
 from harness.report.plots import Plot
 from harness.report.rag import html_block as rag_html
@@ -44,12 +45,6 @@ def _asset(name: str) -> str:
 
 def _sha256(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-
-
-def _ci(lo: object, hi: object, fmt: Any = pct) -> str:
-    if math.isnan(num(lo)) or math.isnan(num(hi)):
-        return "n/a"
-    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def _level(results: RunResults) -> str:
@@ -202,11 +197,6 @@ def _comparisons_table(task: TaskResult, level: str) -> str:
             "<table><thead><tr><th>candidate</th><th>baseline</th><th>delta</th><th>CI</th>"
             "<th>p</th><th>p (Holm)</th><th>n</th><th>wins / losses / ties</th><th>note</th>"
             f"</tr></thead><tbody>{rows}</tbody></table>")
-
-
-def _p(x: object) -> str:
-    v = num(x)
-    return "n/a" if math.isnan(v) else "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
 def _economics_table(task: TaskResult) -> str:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from harness.analysis.model import RunResults, TaskResult
-from harness.fmt import num, pct, pp
+from harness.fmt import interval, number, pct, pp
 from harness.report.families import markdown_lines as family_lines
 from harness.report.rag import markdown_lines as rag_lines
 from harness.report.search import markdown_lines as search_lines
 from harness.report.search import summary_line
-
-
-def _ci(lo: float | None, hi: float | None) -> str:
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        return "n/a"
-    return f"[{pct(lo)}, {pct(hi)}]"
 
 
 def _task_section(t: TaskResult, conf: float) -> list[str]:
@@ -36,8 +28,8 @@ def _task_section(t: TaskResult, conf: float) -> list[str]:
             metrics = {"invalid_rate": v.unparseable_rate}
         out.append(
             f"| {v.name}{mark} | {v.kind} | {pct(v.score)} | "
-            f"{_ci(v.ci_low, v.ci_high)} | {v.n} | {v.errors} | "
-            f"{pct(v.dev_score)} | {'n/a' if toks is None else f'{toks:.0f}'} | "
+            f"{interval(v.ci_low, v.ci_high)} | {v.n} | {v.errors} | "
+            f"{pct(v.dev_score)} | {number(toks, '.0f')} | "
             f"{pct(metrics.get('macro_f1'))} | {pct(metrics.get('invalid_rate'))} |")
     out.append("")
     out += family_lines(t)
@@ -49,7 +41,7 @@ def _task_section(t: TaskResult, conf: float) -> list[str]:
                 "| candidate | vs baseline | delta | CI | n | wins / losses / ties |",
                 "|---|---|---:|---|---:|---|"]
         for c in t.comparisons:
-            ci = "n/a" if math.isnan(num(c.ci_low)) else f"[{pp(c.ci_low)}, {pp(c.ci_high)}]"
+            ci = interval(c.ci_low, c.ci_high, pp)
             if c.confidence != conf:
                 ci += f" at {100 * c.confidence:.3g}%"
             out.append(f"| {c.candidate} | {c.baseline} | {pp(c.delta)} | {ci} "

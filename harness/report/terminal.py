@@ -21,7 +21,7 @@ from harness.analysis.model import (
     TaskResult,
     VariantResult,
 )
-from harness.fmt import num, number, pct, pp
+from harness.fmt import NA, interval, num, number, pct, pp
 from harness.report.html import verdict_of
 
 __all__ = ["NARROW", "Row", "base_rows", "decisions_headline", "headers", "plain_lines",
@@ -57,8 +57,8 @@ def _score(variant: VariantResult | None) -> str:
 def _gain(c: ComparisonResult | None) -> str:
     if c is None:
         return "-"
-    interval = "" if math.isnan(num(c.ci_low)) else f" [{pp(c.ci_low)}, {pp(c.ci_high)}]"
-    return pp(c.delta) + interval
+    ci = interval(c.ci_low, c.ci_high, pp)
+    return pp(c.delta) + ("" if ci == NA else f" {ci}")
 
 
 def _how(reason: str) -> str:
