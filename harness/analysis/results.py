@@ -10,9 +10,7 @@ accuracy, when the task says ``metric: macro_f1``).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.cells import Cell, collect, scores_by_id, seeded_rng
 from harness.analysis.choice import best_on_dev, best_variant
 from harness.analysis.decision import decide_task, decision_settings, holm_families, run_verdict
 from harness.analysis.diagnosis import diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_summaries
 from harness.analysis.metric import (
     PRIMARY,
-    Samples,
     TaskMetric,
     compare_samples,
     interval,
@@ -57,58 +55,6 @@ from harness.scoring.fields import recorded_normalize
 from harness.store import Record, RunRow
 
 __all__ = ["PRIMARY", "build_results", "choose_baseline", "primary_of"]
-
-
-@dataclass
-class _Cell:
-    """All records of one (task, variant-on-model) in one split."""
-
-    ids: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    gold: list[str] = field(default_factory=list)
-    pred: list[str | None] = field(default_factory=list)
-    prompt_tokens: list[int] = field(default_factory=list)
-    completion_tokens: list[int] = field(default_factory=list)
-    score_maps: list[Mapping[str, Any]] = field(default_factory=list)
-    outputs: list[Mapping[str, Any]] = field(default_factory=list)
-    errors: int = 0
-    unscored_reason: str = ""
-
-    def samples(self, only: set[str] | None = None) -> Samples:
-        """The cell's samples (those of the ``only`` example ids, when given)."""
-        keep = [k for k, i in enumerate(self.ids) if only is None or i in only]
-        return Samples([self.ids[k] for k in keep], [self.scores[k] for k in keep],
-                       [self.gold[k] for k in keep], [self.pred[k] for k in keep])
-
-
-def _rng(seed: int, *names: str) -> np.random.Generator:
-    h = hashlib.sha256(":".join([str(seed), *names]).encode()).digest()
-    return np.random.default_rng(int.from_bytes(h[:8], "big"))
-
-
-def _collect(records: Iterable[Record], multi_model: bool, primary: Mapping[str, str]
-             ) -> dict[str, dict[str, dict[str, _Cell]]]:
-    cells: dict[str, dict[str, dict[str, _Cell]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(_Cell)))
-    for rec in records:
-        name = f"{rec.variant}@{rec.model}" if multi_model else rec.variant
-        cell = cells[rec.task][name][rec.split]
-        if rec.error is not None:
-            cell.errors += 1
-            continue
-        score_map = rec.scores.get(primary.get(rec.task, "label_accuracy"), {})
-        value = score_map.get("value")
-        if value is None and not cell.unscored_reason:
-            cell.unscored_reason = str(score_map.get("explanation") or "not scored")
-        cell.ids.append(rec.example_id)
-        cell.scores.append(float("nan") if value is None else float(value))
-        cell.score_maps.append(rec.scores)
-        cell.outputs.append(rec.output)
-        cell.gold.append(rec.target)
-        cell.pred.append(rec.output.get("prediction"))
-        cell.prompt_tokens.append(rec.prompt_tokens)
-        cell.completion_tokens.append(rec.completion_tokens)
-    return cells
 
 
 def _config_order(cfg: Mapping[str, Any], name: str) -> tuple[int, int, str]:
@@ -142,7 +88,7 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
     return best, why
 
 
-def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
+def _variant_entry(name: str, kind: str, model: str, cell: Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
     # Several samples per example are averaged per example first: resampling draws examples.
     # A per-example metric's 0/1 scores get Wilson's interval (not [1, 1] at 100%).
@@ -180,7 +126,7 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
-def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+def _compare(base: Cell, cand: Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
              min_gain: float, task_cfg: Mapping[str, Any]) -> ComparisonResult:
     """Candidate vs baseline on the test examples both scored (failed ones are dropped).
@@ -209,11 +155,11 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
         note=note)
 
 
-def _redo(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+def _redo(base: Cell, cand: Cell, baseline: str, candidate: str,
           seed_names: tuple[int, str, str, str], resamples: int, min_gain: float,
           task_cfg: Mapping[str, Any], conf: float) -> ComparisonResult:
     """:func:`_compare` with a fresh generator of the same seed: the same test, any level."""
-    return _compare(base, cand, baseline, candidate, _rng(*seed_names), resamples, conf,
+    return _compare(base, cand, baseline, candidate, seeded_rng(*seed_names), resamples, conf,
                     min_gain, task_cfg)
 
 
@@ -222,7 +168,7 @@ class _Draft:
     """One task's results while ``build_results`` builds them (never leaves this module)."""
 
     fields: dict[str, Any]
-    cells: Mapping[str, Mapping[str, _Cell]]
+    cells: Mapping[str, Mapping[str, Cell]]
     cfg: Mapping[str, Any]
     variants: list[VariantResult] = field(default_factory=list)
     comparisons: list[ComparisonResult] = field(default_factory=list)
@@ -256,7 +202,7 @@ def _at_holm_levels(drafts: Sequence[_Draft], decision: DecisionSettings, conf: 
         d.comparisons[k] = again.model_copy(update={"p_holm": p_holm, "note": note})
 
 
-def _draft(task_name: str, by_variant: Mapping[str, Mapping[str, _Cell]],
+def _draft(task_name: str, by_variant: Mapping[str, Mapping[str, Cell]],
            cfg: Mapping[str, Any], tcfg: Mapping[str, Any], primary: str) -> _Draft:
     """A task's variants (test and dev numbers) and its comparisons with the baseline."""
     spec = cfg["spec"]
@@ -287,7 +233,7 @@ def _draft(task_name: str, by_variant: Mapping[str, Mapping[str, _Cell]],
     for n in names:
         entry = _variant_entry(n, variant_kind[n], n.split("@", 1)[1] if "@" in n
                                else cfg["models"][0], by_variant[n]["test"], tcfg,
-                               _rng(seed, task_name, n), res, conf)
+                               seeded_rng(seed, task_name, n), res, conf)
         if dev.get(n) is not None:
             entry["dev_score"] = dev[n]
         if n in dev_tokens:  # the best-on-dev rule's tie-break (analysis/choice.py)
@@ -335,7 +281,7 @@ def build_results(run: RunRow, records: Iterable[Record],
     seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
     searched = any(v.get("search") for v in cfg["variants"])
     decision = decision_settings(spec)
-    cells = _collect(records, len(cfg["models"]) > 1, primary)
+    cells = collect(records, len(cfg["models"]) > 1, primary)
     drafts = [_draft(name, cells.get(name, {}), cfg, task_cfgs[name], primary[name])
               for name in task_cfgs]
     _at_holm_levels(drafts, decision, conf)
@@ -346,7 +292,7 @@ def build_results(run: RunRow, records: Iterable[Record],
         fields = dict(d.fields, variants=tuple(d.variants), comparisons=tuple(d.comparisons),
                       min_gain=decision.min_gain)
         if d.variants:  # after Holm: the diagnosis quotes the final intervals
-            found = _diagnosis(d, _rng(seed, name, "diagnosis"), res, conf, min_gain)
+            found = _diagnosis(d, seeded_rng(seed, name, "diagnosis"), res, conf, min_gain)
             if found is not None:
                 fields["diagnosis"] = found
         decided = decide_task(name, d.variants, d.comparisons, fields["baseline"],
@@ -365,12 +311,7 @@ def build_results(run: RunRow, records: Iterable[Record],
         tasks=tuple(tasks), verdict=run_verdict(verdicts), decision=decision)
 
 
-def _scores_by_id(cell: _Cell) -> dict[str, float]:
-    ids, means = clustered(cell.ids, cell.scores)
-    return dict(zip(ids, (float(x) for x in means), strict=True))
-
-
-def _search_section(task: Mapping[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
+def _search_section(task: Mapping[str, Any], cells: Mapping[str, Mapping[str, Cell]],
                     cfg: Mapping[str, Any], searches: Mapping[tuple[str, str], Mapping[str, Any]],
                     seed: int, res: int, conf: float) -> dict[str, Any]:
     """The task's prompt-search leaderboard, honesty notes and prompting share.
@@ -380,26 +321,26 @@ def _search_section(task: Mapping[str, Any], cells: Mapping[str, Mapping[str, _C
     """
     name, baseline = task["task"], task.get("baseline")
     variants: Sequence[VariantResult] = task["variants"]
-    dev = {n: _scores_by_id(c["dev"]) for n, c in cells.items() if "dev" in c}
+    dev = {n: scores_by_id(c["dev"]) for n, c in cells.items() if "dev" in c}
     tokens = {n: int(sum(c["dev"].prompt_tokens) + sum(c["dev"].completion_tokens))
               for n, c in cells.items() if "dev" in c}
     record = next((r for (t, _), r in searches.items() if t == name), None)
     test = {v.name: v.score for v in variants}
     out: dict[str, Any] = {"search": SearchResult.model_validate(leaderboard(
-        cfg["variants"], dev, tokens, record, test, _rng(seed, name, "search"), res, conf))}
+        cfg["variants"], dev, tokens, record, test, seeded_rng(seed, name, "search"), res, conf))}
     prompts = [v.name for v in variants if v.kind == "prompt"]
     out["selection_notes"] = ([] if baseline is None else honesty_notes(
-        baseline, prompts, dev, _rng(seed, name, "selection"), res, conf))
+        baseline, prompts, dev, seeded_rng(seed, name, "selection"), res, conf))
     candidate = task.get("candidate")
     own = [p for p in prompts if not any(v["name"] == p and v.get("search")
                                          for v in cfg["variants"])]
     floor = min((p for p in own if p in dev and dev[p]),
                 key=lambda p: (float(np.nanmean(list(dev[p].values()))), p), default=None)
     if candidate and baseline and floor and floor != baseline:
-        share = prompting_share(_scores_by_id(cells[floor]["test"]),
-                                _scores_by_id(cells[baseline]["test"]),
-                                _scores_by_id(cells[candidate]["test"]),
-                                _rng(seed, name, "share"), res, conf)
+        share = prompting_share(scores_by_id(cells[floor]["test"]),
+                                scores_by_id(cells[baseline]["test"]),
+                                scores_by_id(cells[candidate]["test"]),
+                                seeded_rng(seed, name, "share"), res, conf)
         out["prompting_share"] = PromptingShare.model_validate(
             share | {"floor": floor, "best_prompt": baseline, "fine_tune": candidate})
     return out

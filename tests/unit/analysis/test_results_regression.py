@@ -77,3 +77,15 @@ def test_results_are_immutable() -> None:
     res = _results(RUNS[1])
     with pytest.raises(ValueError, match="frozen"):
         res.tasks[0].variants[0].score = 1.0  # type: ignore[misc]
+
+
+def test_a_newer_schema_is_refused_and_schema_1_still_reads() -> None:
+    text = _results(RUNS[1]).to_json()
+    newer = text.replace('"schema": 2', '"schema": 3', 1)
+    with pytest.raises(ValueError, match="results.json schema 3 is newer than this tunegate's"):
+        RunResults.from_json(newer)
+    # EXPECTED[0] is what schema 1 wrote: no examples_needed; it reads with None.
+    old = RunResults.model_validate(EXPECTED[0])
+    assert old.schema_version == 1
+    assert {t.verdict.label.examples_needed for t in old.tasks if t.verdict} == {None}
+    assert {str(t.verdict.label) for t in old.tasks if t.verdict} >= {"USE RAG: knowledge gap"}
