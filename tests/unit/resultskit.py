@@ -96,7 +96,8 @@ def contract(res: RunResults) -> dict[str, Any]:
     For tests of the results.json contract (docs/results-json.md): the same
     dump :meth:`RunResults.to_json` writes, before NaN becomes null.
     """
-    return _lists(res.model_dump(by_alias=True, exclude_unset=True))
+    out: dict[str, Any] = _lists(res.model_dump(by_alias=True, exclude_unset=True))
+    return out
 
 
 def _lists(obj: Any) -> Any:
