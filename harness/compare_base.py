@@ -20,9 +20,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.analysis.choice import best_variant
+from harness.analysis.model import RunResults, TaskResult
 from harness.backends.base import BackendOptions, ModelSpec, create, parse_spec
 from harness.config import RunConfig, load_config
 from harness.errors import UsageError
@@ -109,7 +109,7 @@ def tokenizer_note(old: ModelSpec, new: ModelSpec, options: BackendOptions) -> s
 
 
 
-def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
+def decide_task(task: TaskResult, old: str, new: str, min_gain: float,
                  reeval_cost: float = 0.0) -> BaseDecision:
     """Retire, retrain, keep or inconclusive for one task of a compare-base run.
 
@@ -117,13 +117,13 @@ def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
     test (paired; the prompt chosen on dev): if the old adapter's advantage is
     below ``min_gain`` with confidence, prompting the new base is enough.
     """
-    by_name = {v["name"]: v for v in task["variants"]}
-    lora_old = [n for n, v in by_name.items() if v["kind"] == "lora" and n.endswith("@" + old)]
-    lora_new = [n for n, v in by_name.items() if v["kind"] == "lora" and n.endswith("@" + new)]
-    prompt = task.get("baseline")
-    comps = {c["candidate"]: c for c in task["comparisons"]}
+    by_name = {v.name: v for v in task.variants}
+    lora_old = [n for n, v in by_name.items() if v.kind == "lora" and n.endswith("@" + old)]
+    lora_new = [n for n, v in by_name.items() if v.kind == "lora" and n.endswith("@" + new)]
+    prompt = task.baseline
+    comps = {c.candidate: c for c in task.comparisons}
     if not lora_old or prompt is None or not prompt.endswith("@" + new):
-        return BaseDecision(task["task"], UNSURE, "missing results for the old adapter or the "
+        return BaseDecision(task.task, UNSURE, "missing results for the old adapter or the "
                             "new base's prompts", "", prompt or "", None)
 
     def best(names: list[str]) -> str:
@@ -131,34 +131,33 @@ def decide_task(task: dict[str, Any], old: str, new: str, min_gain: float,
 
     old_ft, new_ft = best(lora_old), (best(lora_new) if lora_new else None)
     c = comps[old_ft]
-    gap = (f"old adapter {old_ft} vs new base + {prompt}: {points(c['delta'])} "
-           f"[{points(c['ci_low'])}, {points(c['ci_high'])}], n={c['n']}")
-    econ = task.get("economics") or {}
-    cost = econ.get("training_cost_usd")
+    gap = (f"old adapter {old_ft} vs new base + {prompt}: {points(c.delta)} "
+           f"[{points(c.ci_low)}, {points(c.ci_high)}], n={c.n}")
+    cost = None if task.economics is None else task.economics.training_cost_usd
     cost_text = (f"; retraining costs about ${cost + reeval_cost:,.2f} (training + re-evaluation,"
                  " from the measured training)" if cost is not None else "")
-    if c["ci_high"] is not None and c["ci_high"] < min_gain:
-        return BaseDecision(task["task"], RETIRE, f"new base + prompting matches the old "
+    if c.ci_high is not None and c.ci_high < min_gain:
+        return BaseDecision(task.task, RETIRE, f"new base + prompting matches the old "
                             f"fine-tune (its advantage is below {100 * min_gain:.1f} pp with "
                             f"confidence): {gap}", old_ft, prompt, new_ft)
-    if c["ci_low"] is not None and c["ci_low"] > 0:
+    if c.ci_low is not None and c.ci_low > 0:
         if new_ft is not None:
             cn = comps.get(new_ft)
-            if cn is not None and cn["ci_low"] is not None and cn["ci_low"] > 0:
-                return BaseDecision(task["task"], RETRAIN, f"the old fine-tune still beats "
+            if cn is not None and cn.ci_low is not None and cn.ci_low > 0:
+                return BaseDecision(task.task, RETRAIN, f"the old fine-tune still beats "
                                     f"prompting the new base ({gap}) and the retrained adapter "
-                                    f"beats it too: {points(cn['delta'])} [{points(cn['ci_low'])}, "
-                                    f"{points(cn['ci_high'])}]{cost_text}", old_ft, prompt, new_ft)
-            return BaseDecision(task["task"], KEEP, f"the old fine-tune beats prompting the new "
+                                    f"beats it too: {points(cn.delta)} [{points(cn.ci_low)}, "
+                                    f"{points(cn.ci_high)}]{cost_text}", old_ft, prompt, new_ft)
+            return BaseDecision(task.task, KEEP, f"the old fine-tune beats prompting the new "
                                 f"base ({gap}) but the retrained adapter does not clearly beat "
                                 "the new base's prompt: keep the old base and adapter",
                                 old_ft, prompt, new_ft)
-        return BaseDecision(task["task"], RETRAIN, f"prompting the new base does not match the "
+        return BaseDecision(task.task, RETRAIN, f"prompting the new base does not match the "
                             f"old fine-tune ({gap}): retrain the adapter on the new base "
                             f"(--retrain measures it){cost_text}", old_ft, prompt, None)
-    return BaseDecision(task["task"], UNSURE, f"cannot tell yet: {gap}"
-                        + (f"; about {c['n_needed']} test examples would settle it"
-                           if c.get("n_needed") else ""), old_ft, prompt, new_ft)
+    return BaseDecision(task.task, UNSURE, f"cannot tell yet: {gap}"
+                        + (f"; about {c.n_needed} test examples would settle it"
+                           if c.n_needed else ""), old_ft, prompt, new_ft)
 
 
 def markdown(decisions: list[BaseDecision], old: str, new: str, note: str | None) -> str:
@@ -197,11 +196,11 @@ def compare_base(config: str | Path, old: str, new: str, *, retrain: bool = Fals
     st = Store(store)
     result = Runner(two, st, options, progress).run()
     out = write_report(st, result.run_id, reports)
-    results = json.loads((out / "results.json").read_text())
+    results = RunResults.from_json((out / "results.json").read_bytes())
     econ = cfg.spec.economics
     decisions = [decide_task(t, str(old_spec), str(new_spec), cfg.spec.decision.min_gain,
                              econ.reeval_cost if econ else 0.0)
-                 for t in results["tasks"]]
+                 for t in results.tasks]
     payload = {"old": str(old_spec), "new": str(new_spec), "retrain": retrain,
                "tokenizer_note": note, "run_id": result.run_id,
                "decisions": [dataclasses.asdict(d) for d in decisions]}

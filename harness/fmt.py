@@ -8,6 +8,7 @@ dash instead of raising, so each report and message shows them the same way.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
 def num(value: object) -> float:
@@ -48,3 +49,16 @@ def signed(value: object, digits: int = 3) -> str:
 def points(value: object) -> str:
     """:func:`pp` with its unit: ``0.021`` -> ``+2.1 pp`` (``n/a`` alone when missing)."""
     return pp(value, " pp")
+
+
+def interval(low: object, high: object, fmt: Callable[[object], str] = pct) -> str:
+    """``[low, high]`` each in ``fmt`` (default :func:`pct`), or ``n/a`` when either is missing."""
+    if math.isnan(num(low)) or math.isnan(num(high)):
+        return NA
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def p_value(value: object) -> str:
+    """A p-value to three decimals, ``<0.001`` below that, or ``n/a``."""
+    v = num(value)
+    return NA if math.isnan(v) else "<0.001" if v < 0.001 else f"{v:.3f}"

@@ -7,13 +7,12 @@ pull-request comment) next to the report, and returns the exit code:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from harness.analysis.verdict import exit_code
+from harness.analysis.model import ComparisonResult, RunResults, TaskResult
 from harness.backends.base import BackendOptions
 from harness.config import load_config, with_decision
 from harness.errors import UsageError
@@ -42,51 +41,59 @@ class GateResult:
     """The gate's rule applied: ``gate: fails (exit 1) because 1 task fails (...)``."""
 
 
-def _task_outcome(task: dict[str, Any], require: Require, alpha: float) -> tuple[int, str]:
+def _decided(task: TaskResult) -> ComparisonResult:
+    """The comparison a gated task's verdict rests on (its candidate against the baseline)."""
+    c = task.comparison(task.candidate)
+    assert c is not None  # _check keeps only tasks with a candidate, which has a comparison
+    return c
+
+
+def _task_outcome(task: TaskResult, require: Require, alpha: float) -> tuple[int, str]:
     if require == "no-regression":
-        c = next((c for c in task["comparisons"] if c["candidate"] == task["candidate"]), None)
+        c = task.comparison(task.candidate)
         if c is None:
             return 0, "no comparison"
-        worse = c["delta"] < 0 and c["p_holm"] is not None and c["p_holm"] < alpha
+        worse = (c.delta is not None and c.delta < 0 and c.p_holm is not None
+                 and c.p_holm < alpha)
         return (1, "significant regression") if worse else (0, "no significant regression")
-    v = task["verdict"]
-    return exit_code(v["label"]), v["label"]
+    v = task.verdict
+    assert v is not None  # a task with a candidate has a verdict
+    return v.label.exit_code, str(v.label)
 
 
-def _check(results: dict[str, Any], min_n: int) -> list[dict[str, Any]]:
-    for t in results["tasks"]:  # not "too few examples": more of the same would not help
-        if t.get("metric_undefined"):
-            raise UsageError(f"task {t['task']}: {t['metric_undefined']}",
+def _check(results: RunResults, min_n: int) -> list[TaskResult]:
+    for t in results.tasks:  # not "too few examples": more of the same would not help
+        if t.metric_undefined:
+            raise UsageError(f"task {t.task}: {t.metric_undefined}",
                              hint="fix the data or choose another metric")
-    tasks = [t for t in results["tasks"] if t.get("candidate")]
+    tasks = [t for t in results.tasks if t.candidate]
     if not tasks:
-        notes = "; ".join(f"{t['task']}: {t.get('decision_note', 'no results')}"
-                          for t in results["tasks"])
+        notes = "; ".join(f"{t.task}: {t.decision_note or 'no results'}" for t in results.tasks)
         raise UsageError(f"nothing to gate: {notes}",
                          hint="add a lora variant or set decision.candidate in the config")
     for t in tasks:
-        c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
-        if c["n"] < min_n:
-            raise UsageError(f"task {t['task']}: only {c['n']} paired test examples; the gate "
+        c = _decided(t)
+        if c.n < min_n:
+            raise UsageError(f"task {t.task}: only {c.n} paired test examples; the gate "
                              f"needs at least {min_n} for any inference",
                              hint="add test examples or raise the limit")
     return tasks
 
 
-def _junit(results: dict[str, Any], outcomes: dict[str, tuple[int, str]]) -> str:
+def _junit(results: RunResults, outcomes: dict[str, tuple[int, str]]) -> str:
     cases = []
-    for t in results["tasks"]:
-        if t["task"] not in outcomes:
+    for t in results.tasks:
+        if t.task not in outcomes:
             continue
-        code, label = outcomes[t["task"]]
-        reason = (t.get("verdict") or {}).get("reason", label)
+        code, label = outcomes[t.task]
+        reason = label if t.verdict is None else t.verdict.reason
         body = ""
         if code == 1:
             body = f"<failure message={quoteattr(label)}>{escape(reason)}</failure>"
         elif code == 3:
             body = f"<skipped message={quoteattr(label + ': ' + reason)}/>"
-        cases.append(f'  <testcase classname="tunegate.{escape(results["run_id"])}" '
-                     f"name={quoteattr(t['task'])}>{body}</testcase>")
+        cases.append(f'  <testcase classname="tunegate.{escape(results.run_id)}" '
+                     f"name={quoteattr(t.task)}>{body}</testcase>")
     fails = sum(1 for c, _ in outcomes.values() if c == 1)
     skips = sum(1 for c, _ in outcomes.values() if c == 3)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -96,27 +103,26 @@ def _junit(results: dict[str, Any], outcomes: dict[str, tuple[int, str]]) -> str
 
 
 
-def _summary(results: dict[str, Any], outcomes: dict[str, tuple[int, str]], head: str,
+def _summary(results: RunResults, outcomes: dict[str, tuple[int, str]], head: str,
              gate_line: str, reason: str, report_dir: Path) -> str:
     icon = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}  # prefixes unless the label says it
     lines = [f"## tunegate gate: {head}", "", f"**{gate_line[:1].upper()}{gate_line[1:]}.**",
              "", reason, "",
              "| task | candidate | baseline | gain | CI | p (Holm) | outcome |",
              "|---|---|---|---:|---|---:|---|"]
-    for t in results["tasks"]:
-        if t["task"] not in outcomes:
+    for t in results.tasks:
+        if t.task not in outcomes:
             continue
-        c = next(c for c in t["comparisons"] if c["candidate"] == t["candidate"])
-        code, what = outcomes[t["task"]]
-        p = number(c["p_holm"], ".3g")
-        level = c.get("confidence")
-        at = "" if level in (None, results.get("confidence")) else f" at {100 * level:.3g}%"
-        lines.append(f"| {t['task']} | {t['candidate']} | {t['baseline']} | "
-                     f"{points(c['delta'])} | "
-                     f"[{points(c['ci_low'])}, {points(c['ci_high'])}]{at} | "
+        c = _decided(t)
+        code, what = outcomes[t.task]
+        p = number(c.p_holm, ".3g")
+        at = "" if c.confidence == results.confidence else f" at {100 * c.confidence:.3g}%"
+        lines.append(f"| {t.task} | {t.candidate} | {t.baseline} | "
+                     f"{points(c.delta)} | "
+                     f"[{points(c.ci_low)}, {points(c.ci_high)}]{at} | "
                      f"{p} | {what if what.startswith(icon[code]) else icon[code] + ': ' + what}"
                      " |")
-    lines += ["", f"Full report: `{report_dir / 'index.html'}` (run `{results['run_id']}`)."]
+    lines += ["", f"Full report: `{report_dir / 'index.html'}` (run `{results.run_id}`)."]
     return "\n".join(lines) + "\n"
 
 
@@ -137,17 +143,17 @@ def gate(config: str | Path, *, min_gain: float | None = None,
     st = Store(store)
     result = Runner(cfg, st, BackendOptions(seed=cfg.spec.seed), progress).run()
     out = write_report(st, result.run_id, reports)
-    results = json.loads((out / "results.json").read_text())
+    results = RunResults.from_json((out / "results.json").read_bytes())
     tasks = _check(results, cfg.spec.decision.min_examples)
     alpha = 1 - cfg.spec.analysis.confidence
-    outcomes = {t["task"]: _task_outcome(t, require, alpha) for t in tasks}
+    outcomes = {t.task: _task_outcome(t, require, alpha) for t in tasks}
     codes = [c for c, _ in outcomes.values()]
     code = 1 if 1 in codes else 3 if 3 in codes else 0
-    if require == "justified" and results.get("verdict"):
-        verdict = results["verdict"]
-        label, reason = verdict["label"], verdict["reason"]
-        code = exit_code(label)
-        head, gate_line = verdict.get("headline") or label, verdict.get("gate") or ""
+    if require == "justified" and results.verdict is not None:
+        verdict = results.verdict
+        label, reason = str(verdict.label), verdict.reason
+        code = verdict.label.exit_code
+        head, gate_line = verdict.headline or label, verdict.gate
     else:
         label = {0: "PASSED", 1: "FAILED", 3: "INCONCLUSIVE"}[code]
         reason = f"require {require}: " + "; ".join(f"{k}: {v}" for k, (_, v)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.analysis.choice import dev_rank
 from harness.backends.base import ModelSpec
 from harness.config import RunConfig
 from harness.errors import UsageError
@@ -96,7 +97,7 @@ def _rank(names: Sequence[str], results: Mapping[str, Mapping[str, tuple[float, 
         score = sum(vals) / len(vals) if vals else -math.inf
         tokens = sum(t for _, t in got) / len(got) if got else math.inf
         rows.append((name, score, tokens))
-    rows.sort(key=lambda r: (-r[1], r[2], r[0]))
+    rows.sort(key=lambda r: dev_rank(r[0], r[1], r[2]))  # the one rule: analysis/choice.py
     return [(n, s) for n, s, _ in rows]
 
 

@@ -2,7 +2,10 @@
 
 The baseline (:func:`harness.analysis.results.choose_baseline`), the verdict's
 lora candidate and rag check (:mod:`harness.analysis.decision`), the
-knowledge-vs-behaviour diagnosis and compare-base all pick with it.
+knowledge-vs-behaviour diagnosis, compare-base, the prompt search's ranking
+of its candidates in each round (:mod:`harness.search_run`, ties on mean
+tokens per example), its leaderboard and the runner-up its honesty notes name
+(:mod:`harness.analysis.search`) all pick with it.
 
 Rule: the higher dev score wins; a variant without a dev score (missing or
 NaN) ranks below every scored one; ties go to the fewer mean prompt tokens on
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from harness.analysis.model import VariantResult
 
 __all__ = ["best_on_dev", "best_variant", "dev_rank"]
 
@@ -34,12 +38,12 @@ def best_on_dev(dev_scores: Mapping[str, float | None], prompt_tokens: Mapping[s
     return min(candidates, key=lambda c: dev_rank(c, dev_scores.get(c), prompt_tokens.get(c)))
 
 
-def best_variant(variants: Sequence[Mapping[str, Any]], kind: str | None = None) -> str | None:
-    """The best of a results task's variant entries (of ``kind``, if given) on dev.
+def best_variant(variants: Sequence[VariantResult], kind: str | None = None) -> str | None:
+    """The best of a task's variants (of ``kind``, if given) on dev.
 
-    Reads each entry's ``dev_score`` and ``dev_prompt_tokens_mean``.
+    Reads each variant's ``dev_score`` and ``dev_prompt_tokens_mean``.
     """
-    pool = [v for v in variants if kind is None or v.get("kind") == kind]
-    return best_on_dev({str(v["name"]): v.get("dev_score") for v in pool},
-                       {str(v["name"]): v.get("dev_prompt_tokens_mean") or 0.0 for v in pool},
-                       [str(v["name"]) for v in pool])
+    pool = [v for v in variants if kind is None or v.kind == kind]
+    return best_on_dev({v.name: v.dev_score for v in pool},
+                       {v.name: v.dev_prompt_tokens_mean or 0.0 for v in pool},
+                       [v.name for v in pool])

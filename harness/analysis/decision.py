@@ -1,6 +1,6 @@
 """From paired comparisons to a decision: candidate, economics and verdict per task.
 
-Pure over the results dictionary and the run's stored config: picks the
+Pure over a task's typed results and the run's stored config: picks the
 fine-tuned candidate (the best ``lora`` variant on dev, or the one the
 config names), applies Holm's correction across the run's tasks, prices
 the candidate against the baseline with measured tokens and error rates,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.choice import best_variant
@@ -21,6 +22,14 @@ from harness.analysis.economics import (
     break_even,
 )
 from harness.analysis.intervals import holm_levels
+from harness.analysis.model import (
+    ComparisonResult,
+    DecisionSettings,
+    EconomicsResult,
+    RunVerdict,
+    TaskVerdict,
+    VariantResult,
+)
 from harness.analysis.stats import Comparison, holm
 from harness.analysis.verdict import Verdict, decide, gate_statement, headline, overall
 
@@ -60,154 +69,167 @@ def measured_training(training: Mapping[str, Any]) -> tuple[float | None, float 
             None if tokens is None else float(tokens))
 
 
-def _comparison(c: Mapping[str, Any], confidence: float) -> Comparison:
+def _comparison(c: ComparisonResult) -> Comparison:
     nan = float("nan")
 
-    def f(key: str) -> float:
-        v = c.get(key)
-        return nan if v is None else float(v)
+    def f(x: float | None) -> float:
+        return nan if x is None else float(x)
 
-    return Comparison(f("delta"), f("ci_low"), f("ci_high"), f("p_value"), c["test"],
-                      int(c["n"]), f("mde"), c.get("n_needed"), c.get("note", ""),
-                      float(c.get("confidence") or confidence), c.get("interval", ""))
+    return Comparison(f(c.delta), f(c.ci_low), f(c.ci_high), f(c.p_value), c.test, c.n,
+                      f(c.mde), c.n_needed, c.note, c.confidence, c.interval)
 
 
-def decision_settings(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's ``decision`` section over :data:`DEFAULT_DECISION`."""
-    return {**DEFAULT_DECISION, **(spec.get("decision") or {})}
+def decision_settings(spec: Mapping[str, Any]) -> DecisionSettings:
+    """The run's ``decision`` section over the defaults (:class:`DecisionSettings`)."""
+    return DecisionSettings(**{**DEFAULT_DECISION, **(spec.get("decision") or {})})
 
 
-def candidate_of(task: Mapping[str, Any], decision: Mapping[str, Any]) -> str | None:
+def candidate_of(variants: Sequence[VariantResult], decision: DecisionSettings) -> str | None:
     """The fine-tuned candidate a task's verdict is about: the named one, or the best lora."""
-    cand = decision["candidate"]
-    return best_variant(task["variants"], "lora") if cand == "auto" else str(cand)
+    cand = decision.candidate
+    return best_variant(variants, "lora") if cand == "auto" else cand
 
 
-def adjust_for_multiplicity(tasks: Sequence[dict[str, Any]], decision: Mapping[str, Any],
-                            confidence: float) -> list[tuple[dict[str, Any], float]]:
+def holm_families(tasks: Sequence[tuple[Sequence[VariantResult], Sequence[ComparisonResult]]],
+                  decision: DecisionSettings, confidence: float
+                  ) -> list[list[tuple[tuple[int, int], float, float]]]:
     """Holm's correction within each family of a run's comparisons.
 
     Two families: the decision comparisons (each task's candidate against its
     baseline, one per task, so a one-task run is one test, unadjusted) and
-    all the other comparisons (other prompts, RAG). Sets ``p_holm`` (Holm
-    1979) on every comparison, in place, and returns each comparison with
-    the level at which Holm's step-down tests it
-    (:func:`~harness.analysis.intervals.holm_levels`); recomputed at that
-    level (``build_results`` does), its interval excludes 0 exactly when
-    ``p_holm`` is below ``1 - confidence``.
+    all the other comparisons (other prompts, RAG). ``tasks`` holds each
+    task's variants and comparisons.
+
+    Returns:
+        Per family, each comparison's (task index, comparison index), its
+        Holm-adjusted p-value (Holm 1979) and the level at which Holm's
+        step-down tests it (:func:`~harness.analysis.intervals.holm_levels`);
+        recomputed at that level (``build_results`` does), its interval
+        excludes 0 exactly when ``p_holm`` is below ``1 - confidence``.
     """
-    decisive: list[dict[str, Any]] = []
-    other: list[dict[str, Any]] = []
-    for task in tasks:
-        cand = candidate_of(task, decision)
-        for c in task["comparisons"]:
-            (decisive if c["candidate"] == cand else other).append(c)
+    decisive: list[tuple[tuple[int, int], ComparisonResult]] = []
+    other: list[tuple[tuple[int, int], ComparisonResult]] = []
+    for t, (variants, comparisons) in enumerate(tasks):
+        cand = candidate_of(variants, decision)
+        for k, c in enumerate(comparisons):
+            (decisive if c.candidate == cand else other).append(((t, k), c))
     out = []
     for family in (decisive, other):
-        ps = [float("nan") if c["p_value"] is None else float(c["p_value"]) for c in family]
-        for c, p, level in zip(family, holm(ps), holm_levels(ps, confidence), strict=True):
-            c["p_holm"] = p
-            out.append((c, level))
+        ps = [float("nan") if c.p_value is None else float(c.p_value) for _, c in family]
+        out.append([(where, p, level) for (where, _), p, level
+                    in zip(family, holm(ps), holm_levels(ps, confidence), strict=True)])
     return out
 
 
-def undefined_note(task: Mapping[str, Any], candidate: str) -> str | None:
+def undefined_note(variants: Sequence[VariantResult], comparisons: Sequence[ComparisonResult],
+                   baseline: str | None, metric: str, candidate: str) -> str | None:
     """Why no verdict: the metric is undefined on every paired test example (else None).
 
     A metric that no example defines is not "too little data": asking for
     more examples of the same kind would not help.
     """
-    comp = next((c for c in task["comparisons"] if c["candidate"] == candidate), None)
-    if comp is None or comp["n"] > 0:
+    comp = next((c for c in comparisons if c.candidate == candidate), None)
+    if comp is None or comp.n > 0:
         return None
-    for v in task["variants"]:
-        why = (v.get("unscored") or {}).get("reason")
-        if v["name"] in (candidate, task.get("baseline")) and why and not v["n"]:
-            return (f"metric {task['metric']} is undefined on every test example of "
-                    f"{v['name']} ({why}): nothing to decide")
+    for v in variants:
+        why = None if v.unscored is None else v.unscored.reason
+        if v.name in (candidate, baseline) and why and not v.n:
+            return (f"metric {metric} is undefined on every test example of "
+                    f"{v.name} ({why}): nothing to decide")
     return None
 
 
-def _economics(task: Mapping[str, Any], candidate: str, spec: Mapping[str, Any] | None,
-               n_labelled: int, training: Mapping[str, Any] | None) -> Economics | None:
+def _economics(variants: Sequence[VariantResult], baseline: str, candidate: str,
+               spec: Mapping[str, Any] | None, n_labelled: int,
+               training: Mapping[str, Any] | None) -> Economics | None:
     if spec is None:
         return None
-    by_name = {v["name"]: v for v in task["variants"]}
+    by_name = {v.name: v for v in variants}
 
     def measured(name: str) -> VariantMeasurements:
         v = by_name[name]
-        score = v["score"]
-        return VariantMeasurements(float(v["prompt_tokens_mean"] or 0.0),
-                                   float(v["completion_tokens_mean"] or 0.0),
+        score = v.score
+        return VariantMeasurements(float(v.prompt_tokens_mean or 0.0),
+                                   float(v.completion_tokens_mean or 0.0),
                                    None if score is None or math.isnan(score) else 1 - score)
 
     inputs = economics_inputs(spec, n_labelled, training)
-    return break_even(measured(task["baseline"]), measured(candidate), inputs)
+    return break_even(measured(baseline), measured(candidate), inputs)
 
 
-def _econ_json(e: Economics) -> dict[str, Any]:
-    return {k: getattr(e, k) for k in (
+def _econ_result(e: Economics) -> EconomicsResult:
+    return EconomicsResult.model_validate({k: getattr(e, k) for k in (
         "monthly_saving_usd", "token_saving_usd", "error_saving_usd", "one_off_cost_usd",
         "labelling_cost_usd", "training_cost_usd", "maintenance_per_month_usd",
         "net_monthly_saving_usd", "payback_months", "baseline_monthly_cost_usd",
         "candidate_monthly_cost_usd", "horizon_months", "training_basis")} | {
         "tco_12m_usd": {"baseline": e.tco_baseline_usd, "candidate": e.tco_candidate_usd},
-        "never_pays_back": math.isinf(e.payback_months)}
+        "never_pays_back": math.isinf(e.payback_months)})
 
 
-def apply_decisions(results: dict[str, Any], config: Mapping[str, Any],
-                    trainings: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
-    """Add candidate, economics and verdicts in place.
+@dataclass(frozen=True)
+class TaskDecision:
+    """What a task's decision adds to its :class:`~harness.analysis.model.TaskResult`.
+
+    ``fields`` holds those of ``candidate``, ``verdict``, ``decision_note``,
+    ``metric_undefined``, ``training``, ``economics`` and ``economics_note``
+    that the task has; ``verdict`` the verdict the run's overall one combines.
+    """
+
+    fields: dict[str, Any]
+    verdict: Verdict | None = None
+
+
+def decide_task(task: str, variants: Sequence[VariantResult],
+                comparisons: Sequence[ComparisonResult], baseline: str | None, metric: str,
+                config: Mapping[str, Any],
+                trainings: Mapping[tuple[str, str], Mapping[str, Any]]) -> TaskDecision:
+    """One task's candidate, economics and verdict.
 
     The comparisons must already carry their Holm-adjusted p-values and
-    their intervals at the matching level (:func:`adjust_for_multiplicity`,
-    as ``build_results`` applies it). ``trainings`` maps (task, variant) to
-    an adapter's ``training.json``.
+    their intervals at the matching level (:func:`holm_families`, as
+    ``build_results`` applies it). ``trainings`` maps (task, variant) to an
+    adapter's ``training.json``.
     """
     spec = config["spec"]
     decision = decision_settings(spec)
-    econ_spec = spec.get("economics")
-    conf = float(results.get("confidence") or 0.95)
-    n_train = {t["name"]: int(t.get("n_train", 0)) for t in config["tasks"]}
-    verdicts: dict[str, Verdict] = {}
-    for task in results["tasks"]:
-        task["min_gain"] = decision["min_gain"]
-        cand = candidate_of(task, decision)
-        names = {v["name"] for v in task["variants"]}
-        if cand is None or cand not in names or cand == task.get("baseline"):
-            task["candidate"], task["verdict"] = None, None
-            task["decision_note"] = (
-                "no fine-tuned (lora) variant in this run: nothing to decide" if cand is None
-                else f"candidate {cand!r} is the baseline chosen on dev" if cand == task.get(
-                    "baseline") else f"candidate {cand!r} has no results to compare")
-            continue
-        why = undefined_note(task, cand)
-        if why is not None:
-            task["candidate"], task["verdict"], task["decision_note"] = None, None, why
-            task["metric_undefined"] = why
-            continue
-        task["candidate"] = cand
-        by_cand = {c["candidate"]: c for c in task["comparisons"]}
-        rag = best_variant(task["variants"], "rag")
-        training = (trainings.get((task["task"], cand))
-                    or trainings.get((task["task"], cand.split("@")[0])))
-        try:
-            econ = _economics(task, cand, econ_spec, n_train.get(task["task"], 0), training)
-        except ValueError as exc:  # a measured input is missing (every output failed)
-            econ = None
-            task["economics_note"] = f"economics not computed: {exc}"
-        task["training"] = training
-        task["economics"] = _econ_json(econ) if econ else None
-        v = decide(_comparison(by_cand[cand], conf), econ, decision["min_gain"],
-                   decision["max_payback_months"],
-                   _comparison(by_cand[rag], conf) if rag and rag in by_cand else None,
-                   decision["min_examples"])
-        task["verdict"] = {"label": v.label, "reason": v.reason}
-        verdicts[task["task"]] = v
-    if verdicts:
-        o = overall(verdicts)
-        results["verdict"] = {"label": o.label, "reason": o.reason,
-                              "headline": headline(verdicts), "gate": gate_statement(verdicts)}
-    else:
-        results["verdict"] = None
-    results["decision"] = decision
+    n_labelled = next((int(t.get("n_train", 0)) for t in config["tasks"]
+                       if t["name"] == task), 0)
+    cand = candidate_of(variants, decision)
+    if cand is None or cand not in {v.name for v in variants} or cand == baseline:
+        return TaskDecision({"candidate": None, "verdict": None, "decision_note": (
+            "no fine-tuned (lora) variant in this run: nothing to decide" if cand is None
+            else f"candidate {cand!r} is the baseline chosen on dev" if cand == baseline
+            else f"candidate {cand!r} has no results to compare")})
+    why = undefined_note(variants, comparisons, baseline, metric, cand)
+    if why is not None:
+        return TaskDecision({"candidate": None, "verdict": None, "decision_note": why,
+                             "metric_undefined": why})
+    assert baseline is not None  # a candidate other than the baseline has a baseline
+    out: dict[str, Any] = {"candidate": cand}
+    by_cand = {c.candidate: c for c in comparisons}
+    rag = best_variant(variants, "rag")
+    training = trainings.get((task, cand)) or trainings.get((task, cand.split("@")[0]))
+    try:
+        econ = _economics(variants, baseline, cand, spec.get("economics"), n_labelled,
+                          training)
+    except ValueError as exc:  # a measured input is missing (every output failed)
+        econ = None
+        out["economics_note"] = f"economics not computed: {exc}"
+    out["training"] = training
+    out["economics"] = _econ_result(econ) if econ else None
+    v = decide(_comparison(by_cand[cand]), econ, decision.min_gain,
+               decision.max_payback_months,
+               _comparison(by_cand[rag]) if rag and rag in by_cand else None,
+               decision.min_examples)
+    out["verdict"] = TaskVerdict(label=v.label, reason=v.reason)
+    return TaskDecision(out, v)
+
+
+def run_verdict(verdicts: Mapping[str, Verdict]) -> RunVerdict | None:
+    """The run's verdict from its tasks' (task name -> verdict); None without any."""
+    if not verdicts:
+        return None
+    o = overall(verdicts)
+    return RunVerdict(label=o.label, reason=o.reason, headline=headline(verdicts),
+                      gate=gate_statement(verdicts))

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.analysis.metric import mean_over_examples
+from harness.analysis.model import ComparisonResult, Diagnosis, Evidence
 from harness.fmt import number, signed
 
 KNOWLEDGE_GAP = "knowledge gap"
@@ -30,30 +31,30 @@ BEHAVIOUR_GAP = "behaviour gap"
 NO_CLEAR_GAP = "no clear gap"
 
 
-def _wins(c: Mapping[str, Any] | None) -> bool:
+def _wins(c: ComparisonResult | None) -> bool:
     """The candidate's gain has a 95% CI lower bound above 0."""
     if c is None:
         return False
-    low = c.get("ci_low")
+    low = c.ci_low
     return low is not None and not math.isnan(float(low)) and float(low) > 0
 
 
-def _fmt(c: Mapping[str, Any]) -> str:
-    return (f"{c['candidate']} vs {c['baseline']}: {signed(c.get('delta'))} "
-            f"[{signed(c.get('ci_low'))}, {signed(c.get('ci_high'))}], "
-            f"p={number(c.get('p_value'), '.3g')}, n={c.get('n')}")
+def _fmt(c: ComparisonResult) -> str:
+    return (f"{c.candidate} vs {c.baseline}: {signed(c.delta)} "
+            f"[{signed(c.ci_low)}, {signed(c.ci_high)}], "
+            f"p={number(c.p_value, '.3g')}, n={c.n}")
 
 
-def _evidence(c: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _evidence(c: ComparisonResult | None) -> Evidence | None:
     if c is None:
         return None
-    return {k: c.get(k) for k in ("baseline", "candidate", "delta", "ci_low", "ci_high",
-                                  "p_value", "n")}
+    return Evidence(baseline=c.baseline, candidate=c.candidate, delta=c.delta,
+                    ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value, n=c.n)
 
 
-def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
-             lora_vs_prompt: Mapping[str, Any] | None,
-             lora_vs_rag: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def diagnose(rag_vs_prompt: ComparisonResult | None,
+             lora_vs_prompt: ComparisonResult | None,
+             lora_vs_rag: ComparisonResult | None) -> Diagnosis | None:
     """Label a task from its paired comparisons (see the module docstring).
 
     Args:
@@ -62,7 +63,7 @@ def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
         lora_vs_rag: Best lora variant against the best rag variant.
 
     Returns:
-        ``{"label", "reason", "evidence"}``, or None without a rag comparison.
+        The :class:`~harness.analysis.model.Diagnosis`, or None without a rag comparison.
     """
     if rag_vs_prompt is None:
         return None
@@ -91,7 +92,7 @@ def diagnose(rag_vs_prompt: Mapping[str, Any] | None,
             reason = "fine-tuning beats the prompt but was not compared with retrieval"
         else:
             reason = "the comparisons disagree (one beats the prompt, not the other)"
-    return {"label": label, "reason": f"{reason}: {facts}.", "evidence": evidence}
+    return Diagnosis(label=label, reason=f"{reason}: {facts}.", evidence=evidence)
 
 
 def retrieval_summary(outputs: Sequence[Mapping[str, Any]],

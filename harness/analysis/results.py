@@ -10,9 +10,7 @@ accuracy, when the task says ``metric: macro_f1``).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.cells import Cell, collect, scores_by_id, seeded_rng
 from harness.analysis.choice import best_on_dev, best_variant
-from harness.analysis.decision import adjust_for_multiplicity, apply_decisions, decision_settings
+from harness.analysis.decision import decide_task, decision_settings, holm_families, run_verdict
 from harness.analysis.diagnosis import diagnose, retrieval_summary
 from harness.analysis.families import family_summary, scorer_summaries
 from harness.analysis.metric import (
     PRIMARY,
-    Samples,
     TaskMetric,
     compare_samples,
     interval,
@@ -37,66 +35,26 @@ from harness.analysis.metric import (
     score,
     scorer_kind,
 )
+from harness.analysis.model import (
+    SCHEMA,
+    ComparisonResult,
+    DecisionSettings,
+    Diagnosis,
+    PromptingShare,
+    RunResults,
+    SearchResult,
+    TaskResult,
+    VariantResult,
+)
 from harness.analysis.search import honesty_notes, leaderboard, prompting_share
 from harness.analysis.stats import clustered
+from harness.analysis.verdict import Verdict
 from harness.scoring.classification import summarize
 from harness.scoring.corpus import CORPUS_METRICS
 from harness.scoring.fields import recorded_normalize
 from harness.store import Record, RunRow
 
 __all__ = ["PRIMARY", "build_results", "choose_baseline", "primary_of"]
-
-
-@dataclass
-class _Cell:
-    """All records of one (task, variant-on-model) in one split."""
-
-    ids: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    gold: list[str] = field(default_factory=list)
-    pred: list[str | None] = field(default_factory=list)
-    prompt_tokens: list[int] = field(default_factory=list)
-    completion_tokens: list[int] = field(default_factory=list)
-    score_maps: list[Mapping[str, Any]] = field(default_factory=list)
-    outputs: list[Mapping[str, Any]] = field(default_factory=list)
-    errors: int = 0
-    unscored_reason: str = ""
-
-    def samples(self, only: set[str] | None = None) -> Samples:
-        """The cell's samples (those of the ``only`` example ids, when given)."""
-        keep = [k for k, i in enumerate(self.ids) if only is None or i in only]
-        return Samples([self.ids[k] for k in keep], [self.scores[k] for k in keep],
-                       [self.gold[k] for k in keep], [self.pred[k] for k in keep])
-
-
-def _rng(seed: int, *names: str) -> np.random.Generator:
-    h = hashlib.sha256(":".join([str(seed), *names]).encode()).digest()
-    return np.random.default_rng(int.from_bytes(h[:8], "big"))
-
-
-def _collect(records: Iterable[Record], multi_model: bool, primary: Mapping[str, str]
-             ) -> dict[str, dict[str, dict[str, _Cell]]]:
-    cells: dict[str, dict[str, dict[str, _Cell]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(_Cell)))
-    for rec in records:
-        name = f"{rec.variant}@{rec.model}" if multi_model else rec.variant
-        cell = cells[rec.task][name][rec.split]
-        if rec.error is not None:
-            cell.errors += 1
-            continue
-        score_map = rec.scores.get(primary.get(rec.task, "label_accuracy"), {})
-        value = score_map.get("value")
-        if value is None and not cell.unscored_reason:
-            cell.unscored_reason = str(score_map.get("explanation") or "not scored")
-        cell.ids.append(rec.example_id)
-        cell.scores.append(float("nan") if value is None else float(value))
-        cell.score_maps.append(rec.scores)
-        cell.outputs.append(rec.output)
-        cell.gold.append(rec.target)
-        cell.pred.append(rec.output.get("prediction"))
-        cell.prompt_tokens.append(rec.prompt_tokens)
-        cell.completion_tokens.append(rec.completion_tokens)
-    return cells
 
 
 def _config_order(cfg: Mapping[str, Any], name: str) -> tuple[int, int, str]:
@@ -130,7 +88,7 @@ def choose_baseline(dev_scores: Mapping[str, float], prompt_tokens: Mapping[str,
     return best, why
 
 
-def _variant_entry(name: str, kind: str, model: str, cell: _Cell, task_cfg: Mapping[str, Any],
+def _variant_entry(name: str, kind: str, model: str, cell: Cell, task_cfg: Mapping[str, Any],
                    rng: np.random.Generator, resamples: int, conf: float) -> dict[str, Any]:
     # Several samples per example are averaged per example first: resampling draws examples.
     # A per-example metric's 0/1 scores get Wilson's interval (not [1, 1] at 100%).
@@ -168,9 +126,9 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
-def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+def _compare(base: Cell, cand: Cell, baseline: str, candidate: str,
              rng: np.random.Generator, resamples: int, conf: float,
-             min_gain: float, task_cfg: Mapping[str, Any]) -> dict[str, Any]:
+             min_gain: float, task_cfg: Mapping[str, Any]) -> ComparisonResult:
     """Candidate vs baseline on the test examples both scored (failed ones are dropped).
 
     The interval agrees with the test at level ``conf`` (see ``compare`` and
@@ -189,63 +147,131 @@ def _compare(base: _Cell, cand: _Cell, baseline: str, candidate: str,
     dropped = len(set(base.ids) ^ set(cand.ids))
     note = "; ".join(x for x in (c.note, f"{dropped} unpaired (failed) examples left out"
                                  if dropped else "") if x)
-    return {"baseline": baseline, "candidate": candidate, "delta": c.delta,
-            "ci_low": c.ci_low, "ci_high": c.ci_high, "confidence": c.confidence,
-            "interval": c.interval, "p_value": c.p_value, "test": c.test,
-            "n": c.n, "mde": c.mde, "n_needed": c.n_needed,
-            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
-            "ties": int((d == 0).sum()), "unpaired_dropped": dropped, "note": note}
+    return ComparisonResult(
+        baseline=baseline, candidate=candidate, delta=c.delta, ci_low=c.ci_low,
+        ci_high=c.ci_high, confidence=c.confidence, interval=c.interval, p_value=c.p_value,
+        test=c.test, n=c.n, mde=c.mde, n_needed=c.n_needed, wins=int((d > 0).sum()),
+        losses=int((d < 0).sum()), ties=int((d == 0).sum()), unpaired_dropped=dropped,
+        note=note)
 
 
-def _redo(base: _Cell, cand: _Cell, baseline: str, candidate: str,
+def _redo(base: Cell, cand: Cell, baseline: str, candidate: str,
           seed_names: tuple[int, str, str, str], resamples: int, min_gain: float,
-          task_cfg: Mapping[str, Any], conf: float) -> dict[str, Any]:
+          task_cfg: Mapping[str, Any], conf: float) -> ComparisonResult:
     """:func:`_compare` with a fresh generator of the same seed: the same test, any level."""
-    return _compare(base, cand, baseline, candidate, _rng(*seed_names), resamples, conf,
+    return _compare(base, cand, baseline, candidate, seeded_rng(*seed_names), resamples, conf,
                     min_gain, task_cfg)
 
 
-def _diagnose(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
-              rng: np.random.Generator, res: int, conf: float, min_gain: float,
-              task_cfg: Mapping[str, Any]) -> None:
-    """Retrieval quality of rag variants and the knowledge-vs-behaviour label."""
-    for v in entry["variants"]:
-        if v["kind"] == "rag":
-            cell = cells[v["name"]]["test"]
-            v["retrieval"] = retrieval_summary(cell.outputs, cell.ids)
-    rag, lora = (best_variant(entry["variants"], k) for k in ("rag", "lora"))
+@dataclass
+class _Draft:
+    """One task's results while ``build_results`` builds them (never leaves this module)."""
+
+    fields: dict[str, Any]
+    cells: Mapping[str, Mapping[str, Cell]]
+    cfg: Mapping[str, Any]
+    variants: list[VariantResult] = field(default_factory=list)
+    comparisons: list[ComparisonResult] = field(default_factory=list)
+    redo: list[Callable[[float], ComparisonResult]] = field(default_factory=list)
+
+
+def _diagnosis(d: _Draft, rng: np.random.Generator, res: int, conf: float,
+               min_gain: float) -> Diagnosis | None:
+    """The knowledge-vs-behaviour label, on the final (Holm-level) comparisons."""
+    rag, lora = (best_variant(d.variants, k) for k in ("rag", "lora"))
     if rag is None:
-        return
-    by_cand = {c["candidate"]: c for c in entry["comparisons"]}
+        return None
+    by_cand = {c.candidate: c for c in d.comparisons}
     lora_rag = None if lora is None else _compare(
-        cells[rag]["test"], cells[lora]["test"], rag, lora, rng, res, conf, min_gain, task_cfg)
-    entry["diagnosis"] = diagnose(by_cand.get(rag), by_cand.get(lora) if lora else None,
-                                  lora_rag)
+        d.cells[rag]["test"], d.cells[lora]["test"], rag, lora, rng, res, conf, min_gain,
+        d.cfg)
+    return diagnose(by_cand.get(rag), by_cand.get(lora) if lora else None, lora_rag)
 
 
-def _at_holm_levels(tasks: list[dict[str, Any]], spec: Mapping[str, Any], conf: float,
-                    redo: Mapping[int, Callable[[float], dict[str, Any]]]) -> None:
+def _at_holm_levels(drafts: Sequence[_Draft], decision: DecisionSettings, conf: float) -> None:
     """Holm within the run's comparison families, each interval at its matching level."""
-    for c, level in adjust_for_multiplicity(tasks, decision_settings(spec), conf):
-        if level != conf and id(c) in redo:
-            p_holm = c["p_holm"]
-            c.clear()
-            c.update(redo[id(c)](level), p_holm=p_holm)
-            c["note"] = "; ".join(x for x in (f"{100 * level:.3g}% interval: Holm's level "
-                                              "for this test", c["note"]) if x)
+    families = holm_families([(d.variants, d.comparisons) for d in drafts], decision, conf)
+    for (t, k), p_holm, level in (x for family in families for x in family):
+        d = drafts[t]
+        if level == conf:
+            d.comparisons[k] = d.comparisons[k].model_copy(update={"p_holm": p_holm})
+            continue
+        again = d.redo[k](level)
+        note = "; ".join(x for x in (f"{100 * level:.3g}% interval: Holm's level "
+                                     "for this test", again.note) if x)
+        d.comparisons[k] = again.model_copy(update={"p_holm": p_holm, "note": note})
+
+
+def _draft(task_name: str, by_variant: Mapping[str, Mapping[str, Cell]],
+           cfg: Mapping[str, Any], tcfg: Mapping[str, Any], primary: str) -> _Draft:
+    """A task's variants (test and dev numbers) and its comparisons with the baseline."""
+    spec = cfg["spec"]
+    seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
+    min_gain = float((spec.get("decision") or {}).get("min_gain", 0.0))
+    kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
+    searched = {v["name"] for v in cfg["variants"] if v.get("search")}
+    names = sorted((n for n in by_variant if n.split("@")[0] not in searched
+                    or "test" in by_variant[n]), key=lambda n: _config_order(cfg, n))
+    variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
+    metric = metric_of(tcfg)
+    d = _Draft({"task": task_name, "family": str(tcfg.get("family", "classification")),
+                "metric": "accuracy" if metric.name == "label_accuracy" else metric.name,
+                "scorer": primary,
+                "score_kind": "corpus" if metric.corpus else scorer_kind(primary)},
+               by_variant, tcfg)
+    if not names:
+        d.fields.update(baseline=None, baseline_reason="no records", note="no records")
+        return d
+    dev = {n: x for n, c in by_variant.items()
+           if (x := score(metric, list(tcfg.get("labels", [])), c["dev"].samples()))
+           is not None}
+    dev_tokens = {n: float(np.mean(c["dev"].prompt_tokens)) for n, c in by_variant.items()
+                  if c["dev"].prompt_tokens}
+    prompts = [n for n in names if variant_kind[n] == "prompt"] or names
+    baseline, why = choose_baseline(dev, dev_tokens, prompts)
+    d.fields.update(baseline=baseline, baseline_reason=why)
+    for n in names:
+        entry = _variant_entry(n, variant_kind[n], n.split("@", 1)[1] if "@" in n
+                               else cfg["models"][0], by_variant[n]["test"], tcfg,
+                               seeded_rng(seed, task_name, n), res, conf)
+        if dev.get(n) is not None:
+            entry["dev_score"] = dev[n]
+        if n in dev_tokens:  # the best-on-dev rule's tie-break (analysis/choice.py)
+            entry["dev_prompt_tokens_mean"] = dev_tokens[n]
+        if variant_kind[n] == "rag":
+            cell = by_variant[n]["test"]
+            entry["retrieval"] = retrieval_summary(cell.outputs, cell.ids)
+        d.variants.append(VariantResult.model_validate(entry))
+    base = by_variant[baseline]["test"]
+    for n in names:
+        if n != baseline:
+            again = partial(_redo, base, by_variant[n]["test"], baseline, n,
+                            (seed, task_name, baseline, n), res, min_gain, tcfg)
+            d.comparisons.append(again(conf))
+            d.redo.append(again)
+    if len(names) == 1:
+        d.fields["note"] = "only one variant: no comparison is possible"
+    return d
 
 
 def build_results(run: RunRow, records: Iterable[Record],
                   trainings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
                   searches: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
-                  ) -> dict[str, Any]:
-    """The results dictionary (``results.json``) of one run, from the store alone.
+                  ) -> RunResults:
+    """The typed results (``results.json``) of one run, from the store alone.
 
-    ``trainings`` maps (task, variant) to the training record of the adapter a
-    lora variant used; its measured time and tokens price the training.
-    ``searches`` maps (task, model) to a prompt search's record; search
-    candidates that never ran on test appear only in the task's ``search``
-    leaderboard.
+    Builds each task's variants and comparisons, corrects the comparisons
+    for multiplicity (Holm, each interval at its level), then diagnoses and
+    decides each task and ranks its prompt search: one immutable
+    :class:`~harness.analysis.model.RunResults`, nothing edited afterwards.
+    ``trainings`` maps (task, variant) to the training record of the
+    adapter a lora variant used; its measured time and tokens price the
+    training. ``searches`` maps (task, model) to a prompt search's record;
+    search candidates that never ran on test appear only in the task's
+    ``search`` leaderboard.
+
+    Raises:
+        KeyError, ValueError, TypeError: The stored config cannot be analysed.
     """
     cfg = run.config
     task_cfgs = {t["name"]: t for t in cfg["tasks"]}
@@ -253,105 +279,68 @@ def build_results(run: RunRow, records: Iterable[Record],
     spec = cfg["spec"]
     min_gain = float((spec.get("decision") or {}).get("min_gain", 0.0))
     seed, res, conf = spec["seed"], spec["analysis"]["resamples"], spec["analysis"]["confidence"]
-    kinds = {v["name"]: v["kind"] for v in cfg["variants"]}
-    searched = {v["name"] for v in cfg["variants"] if v.get("search")}
-    multi = len(cfg["models"]) > 1
-    cells = _collect(records, multi, primary)
-    tasks_out = []
-    redo: dict[int, Callable[[float], dict[str, Any]]] = {}
-    diagnoses: list[Callable[[], None]] = []
-    for task_name in [t["name"] for t in cfg["tasks"]]:
-        by_variant = cells.get(task_name, {})
-        names = sorted((n for n in by_variant if n.split("@")[0] not in searched
-                        or "test" in by_variant[n]), key=lambda n: _config_order(cfg, n))
-        variant_kind = {n: kinds.get(n.split("@")[0], "prompt") for n in names}
-        model_of = {n: n.split("@", 1)[1] if "@" in n else cfg["models"][0] for n in names}
-        tcfg = task_cfgs[task_name]
-        metric = metric_of(tcfg)
-        dev = {n: d for n, c in by_variant.items()
-               if (d := score(metric, list(tcfg.get("labels", [])), c["dev"].samples()))
-               is not None}
-        dev_tokens = {n: float(np.mean(c["dev"].prompt_tokens)) for n, c in by_variant.items()
-                      if c["dev"].prompt_tokens}
-        prompts = [n for n in names if variant_kind[n] == "prompt"] or names
-        family = str(tcfg.get("family", "classification"))
-        kind = "corpus" if metric.corpus else scorer_kind(primary[task_name])
-        entry: dict[str, Any] = {"task": task_name, "family": family,
-                                 "metric": "accuracy" if metric.name == "label_accuracy"
-                                 else metric.name,
-                                 "scorer": primary[task_name], "score_kind": kind,
-                                 "variants": [], "comparisons": []}
-        if not names:
-            entry.update(baseline=None, baseline_reason="no records", note="no records")
-            tasks_out.append(entry)
-            continue
-        baseline, why = choose_baseline(dev, dev_tokens, prompts)
-        entry.update(baseline=baseline, baseline_reason=why)
-        for n in names:
-            entry["variants"].append(_variant_entry(
-                n, variant_kind[n], model_of[n], by_variant[n]["test"], tcfg,
-                _rng(seed, task_name, n), res, conf))
-            if dev.get(n) is not None:
-                entry["variants"][-1]["dev_score"] = dev[n]
-            if n in dev_tokens:  # the best-on-dev rule's tie-break (analysis/choice.py)
-                entry["variants"][-1]["dev_prompt_tokens_mean"] = dev_tokens[n]
-        base = by_variant[baseline]["test"]
-        for n in names:
-            if n == baseline:
-                continue
-            again = partial(_redo, base, by_variant[n]["test"], baseline, n,
-                            (seed, task_name, baseline, n), res, min_gain, tcfg)
-            entry["comparisons"].append(again(conf))
-            redo[id(entry["comparisons"][-1])] = again
-        diagnoses.append(partial(_diagnose, entry, by_variant,
-                                 _rng(seed, task_name, "diagnosis"), res, conf, min_gain, tcfg))
-        if len(names) == 1:
-            entry["note"] = "only one variant: no comparison is possible"
-        tasks_out.append(entry)
-    results = {"schema": 1, "run_id": run.run_id, "created": run.created,
-               "config_digest": run.config_digest, "config_path": run.config_path,
-               "status": run.status, "model_calls": run.model_calls,
-               "seed": seed, "confidence": conf, "resamples": res, "tasks": tasks_out}
-    _at_holm_levels(tasks_out, spec, conf, redo)
-    for diagnose_task in diagnoses:  # after Holm: the diagnosis quotes the final intervals
-        diagnose_task()
-    apply_decisions(results, cfg, trainings or {})
-    if searched:
-        for entry in tasks_out:
-            _search_section(entry, cells.get(entry["task"], {}), cfg, searches or {},
-                            seed, res, conf)
-    return results
+    searched = any(v.get("search") for v in cfg["variants"])
+    decision = decision_settings(spec)
+    cells = collect(records, len(cfg["models"]) > 1, primary)
+    drafts = [_draft(name, cells.get(name, {}), cfg, task_cfgs[name], primary[name])
+              for name in task_cfgs]
+    _at_holm_levels(drafts, decision, conf)
+    tasks: list[TaskResult] = []
+    verdicts: dict[str, Verdict] = {}
+    for d in drafts:
+        name = d.fields["task"]
+        fields = dict(d.fields, variants=tuple(d.variants), comparisons=tuple(d.comparisons),
+                      min_gain=decision.min_gain)
+        if d.variants:  # after Holm: the diagnosis quotes the final intervals
+            found = _diagnosis(d, seeded_rng(seed, name, "diagnosis"), res, conf, min_gain)
+            if found is not None:
+                fields["diagnosis"] = found
+        decided = decide_task(name, d.variants, d.comparisons, fields["baseline"],
+                              fields["metric"], cfg, trainings or {})
+        fields.update(decided.fields)
+        if decided.verdict is not None:
+            verdicts[name] = decided.verdict
+        if searched:
+            fields.update(_search_section(fields, d.cells, cfg, searches or {}, seed, res,
+                                          conf))
+        tasks.append(TaskResult(**fields))
+    return RunResults(
+        schema_version=SCHEMA, run_id=run.run_id, created=run.created,
+        config_digest=run.config_digest, config_path=run.config_path, status=run.status,
+        model_calls=run.model_calls, seed=seed, confidence=conf, resamples=res,
+        tasks=tuple(tasks), verdict=run_verdict(verdicts), decision=decision)
 
 
-def _scores_by_id(cell: _Cell) -> dict[str, float]:
-    ids, means = clustered(cell.ids, cell.scores)
-    return dict(zip(ids, (float(x) for x in means), strict=True))
-
-
-def _search_section(entry: dict[str, Any], cells: Mapping[str, Mapping[str, _Cell]],
+def _search_section(task: Mapping[str, Any], cells: Mapping[str, Mapping[str, Cell]],
                     cfg: Mapping[str, Any], searches: Mapping[tuple[str, str], Mapping[str, Any]],
-                    seed: int, res: int, conf: float) -> None:
-    """The task's prompt-search leaderboard, honesty notes and prompting share."""
-    task, baseline = entry["task"], entry.get("baseline")
-    dev = {n: _scores_by_id(c["dev"]) for n, c in cells.items() if "dev" in c}
+                    seed: int, res: int, conf: float) -> dict[str, Any]:
+    """The task's prompt-search leaderboard, honesty notes and prompting share.
+
+    ``task`` holds the task's fields so far (``task``, ``baseline``,
+    ``candidate``, ``variants``); returns the fields to add.
+    """
+    name, baseline = task["task"], task.get("baseline")
+    variants: Sequence[VariantResult] = task["variants"]
+    dev = {n: scores_by_id(c["dev"]) for n, c in cells.items() if "dev" in c}
     tokens = {n: int(sum(c["dev"].prompt_tokens) + sum(c["dev"].completion_tokens))
               for n, c in cells.items() if "dev" in c}
-    record = next((r for (t, _), r in searches.items() if t == task), None)
-    test = {v["name"]: v["score"] for v in entry["variants"]}
-    entry["search"] = leaderboard(cfg["variants"], dev, tokens, record, test,
-                                  _rng(seed, task, "search"), res, conf)
-    prompts = [v["name"] for v in entry["variants"] if v["kind"] == "prompt"]
-    entry["selection_notes"] = ([] if baseline is None else honesty_notes(
-        baseline, prompts, dev, _rng(seed, task, "selection"), res, conf))
-    candidate = entry.get("candidate")
+    record = next((r for (t, _), r in searches.items() if t == name), None)
+    test = {v.name: v.score for v in variants}
+    out: dict[str, Any] = {"search": SearchResult.model_validate(leaderboard(
+        cfg["variants"], dev, tokens, record, test, seeded_rng(seed, name, "search"), res, conf))}
+    prompts = [v.name for v in variants if v.kind == "prompt"]
+    out["selection_notes"] = ([] if baseline is None else honesty_notes(
+        baseline, prompts, dev, seeded_rng(seed, name, "selection"), res, conf))
+    candidate = task.get("candidate")
     own = [p for p in prompts if not any(v["name"] == p and v.get("search")
                                          for v in cfg["variants"])]
     floor = min((p for p in own if p in dev and dev[p]),
                 key=lambda p: (float(np.nanmean(list(dev[p].values()))), p), default=None)
     if candidate and baseline and floor and floor != baseline:
-        share = prompting_share(_scores_by_id(cells[floor]["test"]),
-                                _scores_by_id(cells[baseline]["test"]),
-                                _scores_by_id(cells[candidate]["test"]),
-                                _rng(seed, task, "share"), res, conf)
-        entry["prompting_share"] = share | {"floor": floor, "best_prompt": baseline,
-                                            "fine_tune": candidate}
+        share = prompting_share(scores_by_id(cells[floor]["test"]),
+                                scores_by_id(cells[baseline]["test"]),
+                                scores_by_id(cells[candidate]["test"]),
+                                seeded_rng(seed, name, "share"), res, conf)
+        out["prompting_share"] = PromptingShare.model_validate(
+            share | {"floor": floor, "best_prompt": baseline, "fine_tune": candidate})
+    return out

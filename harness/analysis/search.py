@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.choice import best_on_dev, dev_rank
 from harness.analysis.paired import bootstrap_mean_ci, mean_ci
 
 NOISY_DEV = 40
@@ -78,8 +79,7 @@ def leaderboard(config_variants: Sequence[Mapping[str, Any]], dev: Mapping[str, 
                      "dev_ci_low": low, "dev_ci_high": high, "n_dev": len(dev[name]),
                      "round": reached.get(name), "dev_tokens": int(tokens.get(name, 0)),
                      "test_score": test_scores.get(name)})
-    rows.sort(key=lambda r: (-(r["dev_score"] if r["dev_score"] is not None else -1.0),
-                             r["name"]))
+    rows.sort(key=lambda r: dev_rank(r["name"], r["dev_score"], None))  # analysis/choice.py
     winner = (record or {}).get("winner")
     return {"rows": rows, "winner": winner,
             "winner_test_score": test_scores.get(winner) if winner else None,
@@ -116,7 +116,8 @@ def honesty_notes(baseline: str, contenders: Sequence[str], dev: Mapping[str, Sc
         vals = [x for x in dev[name].values() if not math.isnan(x)]
         return float(np.mean(vals)) if vals else -math.inf
 
-    second = max(others, key=lambda c: (mean(c), c))
+    second = best_on_dev({c: mean(c) for c in others}, {}, others)  # analysis/choice.py
+    assert second is not None  # others is not empty
     common = sorted(set(dev[baseline]) & set(dev[second]))
     d = [dev[baseline][i] - dev[second][i] for i in common
          if not (math.isnan(dev[baseline][i]) or math.isnan(dev[second][i]))]

@@ -9,14 +9,14 @@ sentence stating the numbers it rests on.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.analysis.economics import Economics
+from harness.analysis.model import Outcome, VerdictLabel
 from harness.analysis.stats import Comparison
-from harness.fmt import signed
+from harness.fmt import NA, p_value, signed
 
 __all__ = [
     "JUSTIFIED",
@@ -32,22 +32,21 @@ __all__ = [
     "overall",
 ]
 
-JUSTIFIED = "FINE-TUNE JUSTIFIED"
-TOO_SMALL = "NOT JUSTIFIED: gain too small"
-NO_PAYBACK = "NOT JUSTIFIED: does not pay back"
-USE_RAG = "USE RAG: knowledge gap"
-_INCONCLUSIVE = "INCONCLUSIVE"
+JUSTIFIED = VerdictLabel(outcome=Outcome.JUSTIFIED)
+TOO_SMALL = VerdictLabel(outcome=Outcome.TOO_SMALL)
+NO_PAYBACK = VerdictLabel(outcome=Outcome.NO_PAYBACK)
+USE_RAG = VerdictLabel(outcome=Outcome.USE_RAG)
 _FAIL_ORDER = (TOO_SMALL, NO_PAYBACK, USE_RAG)
 
 
-def inconclusive_label(more: int) -> str:
+def inconclusive_label(more: int) -> VerdictLabel:
     """The INCONCLUSIVE label asking for ``more`` test examples.
 
     Example:
-        >>> inconclusive_label(120)
+        >>> str(inconclusive_label(120))
         'INCONCLUSIVE: need ~120 more examples'
     """
-    return f"{_INCONCLUSIVE}: need ~{more} more examples"
+    return VerdictLabel(outcome=Outcome.INCONCLUSIVE, examples_needed=more)
 
 
 @dataclass(frozen=True)
@@ -55,20 +54,24 @@ class Verdict:
     """A decision and the one sentence of numbers it rests on.
 
     Attributes:
-        label: One of the five labels (INCONCLUSIVE carries its count).
+        label: One of the five labels (INCONCLUSIVE carries its count as
+            ``label.examples_needed``).
         reason: One sentence with the gain, its interval, p-value and payback.
-        more_examples: For INCONCLUSIVE, how many more test examples to label.
     """
 
-    label: str
+    label: VerdictLabel
     reason: str
-    more_examples: int | None = None
+
+    @property
+    def more_examples(self) -> int | None:
+        """For INCONCLUSIVE, how many more test examples to label."""
+        return self.label.examples_needed
 
 
 def _p(p: float) -> str:
-    if math.isnan(p):
-        return "p n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    """``p=0.003``, ``p<0.001`` or ``p n/a`` (:func:`harness.fmt.p_value`)."""
+    text = p_value(p)
+    return f"p {text}" if text == NA else f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def _payback(e: Economics | None, limit: float) -> str:
@@ -146,13 +149,13 @@ def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
         more = _more(c, n_min)
         return Verdict(inconclusive_label(more),
                        f"Only {c.n} paired test examples (minimum {n_min}): {facts}; "
-                       f"label about {more} more to decide.", more)
+                       f"label about {more} more to decide.")
     if math.isnan(c.ci_low) or math.isnan(c.ci_high):
         more = _more(c, n_min)
         why = f" ({c.note})" if c.note else ""
         return Verdict(inconclusive_label(more),
                        f"The gain has no interval{why}: {facts}; label about {more} more "
-                       f"test examples to decide.", more)
+                       f"test examples to decide.")
     if rag_comparison is not None and _rag_wins(c, rag_comparison, n_min):
         r = rag_comparison
         return Verdict(USE_RAG,
@@ -171,30 +174,12 @@ def decide(comparison: Comparison, economics: Economics | None, min_gain: float,
     more = _more(c, n_min)
     return Verdict(inconclusive_label(more),
                    f"The CI straddles min_gain {signed(min_gain)}: {facts}; label about "
-                   f"{more} more test examples to decide.", more)
+                   f"{more} more test examples to decide.")
 
 
-def _more_of(v: Verdict) -> int:
-    """An INCONCLUSIVE verdict's extra examples, from the field or else the label."""
-    if v.more_examples is not None:
-        return v.more_examples
-    found = re.search(r"~(\d+)", v.label)
-    return int(found.group(1)) if found else 1
-
-
-def exit_code(label: str) -> int:
-    """The gate's exit code for a label: 0 pass, 1 fail, 3 inconclusive.
-
-    Raises:
-        ValueError: ``label`` is not a verdict label.
-    """
-    if label == JUSTIFIED:
-        return 0
-    if label in _FAIL_ORDER:
-        return 1
-    if label.startswith(_INCONCLUSIVE + ":"):
-        return 3
-    raise ValueError(f"not a verdict label: {label!r}")
+def exit_code(label: VerdictLabel) -> int:
+    """The gate's exit code for a label: 0 pass, 1 fail, 3 inconclusive."""
+    return label.exit_code
 
 
 def overall(verdicts: Mapping[str, Verdict]) -> Verdict:
@@ -223,21 +208,21 @@ def overall(verdicts: Mapping[str, Verdict]) -> Verdict:
         return Verdict(label, f"{len(failing)} of {len(verdicts)} tasks fail: {listed}{also}.")
     pending = [name for name, code in codes.items() if code == 3]
     if pending:
-        extra = {name: _more_of(verdicts[name]) for name in pending}
+        extra = {name: verdicts[name].label.examples_needed or 1 for name in pending}
         more = sum(extra.values())
         listed = ", ".join(f"{name} (~{k} more)" for name, k in extra.items())
         return Verdict(inconclusive_label(more),
                        f"{len(pending)} of {len(verdicts)} tasks are inconclusive and none "
-                       f"fails: {listed}.", more)
+                       f"fails: {listed}.")
     return Verdict(JUSTIFIED, f"All {len(verdicts)} tasks justify fine-tuning: "
                               f"{', '.join(verdicts)}.")
 
 
-def _plain(label: str) -> str:
+def _plain(label: VerdictLabel) -> str:
     """A label as a phrase: ``USE RAG: knowledge gap`` -> ``use RAG (knowledge gap)``."""
-    head, _, detail = label.partition(": ")
+    head, _, detail = str(label).partition(": ")
     verb = {"USE RAG": "use RAG", "NOT JUSTIFIED": "not justified",
-            _INCONCLUSIVE: "inconclusive"}.get(head, head.lower())
+            "INCONCLUSIVE": "inconclusive"}.get(head, head.lower())
     return f"{verb} ({detail})" if detail else verb
 
 
@@ -260,8 +245,8 @@ def headline(verdicts: Mapping[str, Verdict]) -> str:
     n = len(verdicts)
     if len(labels) == 1:
         (label,) = labels
-        return label if n == 1 else f"{label} (all {n} tasks)"
-    groups: dict[str, list[str]] = {}
+        return str(label) if n == 1 else f"{label} (all {n} tasks)"
+    groups: dict[VerdictLabel, list[str]] = {}
     for name, v in verdicts.items():
         if v.label != JUSTIFIED:
             groups.setdefault(v.label, []).append(name)

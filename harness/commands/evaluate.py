@@ -9,9 +9,9 @@ results.json and the run's log file.
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.commands import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
 from harness.commands.feedback import Feedback
@@ -19,6 +19,7 @@ from harness.commands.screen import err, out
 from harness.commands.summary import show_summary
 
 if TYPE_CHECKING:
+    from harness.analysis.model import RunResults
     from harness.config import RunConfig
     from harness.store import Store
 
@@ -27,9 +28,29 @@ __all__ = ["cmd_compare_base", "cmd_gate", "cmd_run"]
 _INTERRUPTED = "interrupted: finished examples are kept; run the same command again to resume"
 
 
-def _results(report_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((report_dir / "results.json").read_text())
-    return data
+T = TypeVar("T")
+
+
+def _results(report_dir: Path) -> RunResults:
+    """The run's results.json, read back through its model."""
+    from harness.analysis.model import RunResults
+
+    return RunResults.from_json((report_dir / "results.json").read_bytes())
+
+
+def _until_interrupted(feedback: Feedback, work: Callable[[], T]) -> T | None:
+    """``work()`` with ``feedback`` closed after it; None when Ctrl-C stopped it.
+
+    On Ctrl-C it says that finished examples are kept and how to resume.
+    """
+    try:
+        return work()
+    except KeyboardInterrupt:
+        feedback.close()
+        err(_INTERRUPTED)
+        return None
+    finally:
+        feedback.close()
 
 
 def _report_paths(report_dir: Path, log: Path | None) -> list[tuple[str, Path | None]]:
@@ -50,14 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     feedback = Feedback(args.logs, store.root)
     runner = Runner(cfg, store, BackendOptions(seed=cfg.spec.seed), progress=feedback,
                     fresh=args.fresh)
-    try:
-        result = runner.run()
-    except KeyboardInterrupt:
-        feedback.close()
-        err(_INTERRUPTED)
+    result = _until_interrupted(feedback, runner.run)
+    if result is None:
         return EXIT_INTERRUPTED
-    finally:
-        feedback.close()
     verb = "resumed" if result.resumed else "ran"
     out(f"{verb} run {result.run_id}: {result.records} examples scored, "
         f"{result.skipped} already stored, {result.model_calls} model calls, "
@@ -72,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     results = _results(report_dir)
     headline, gate_line = run_headline(results)
-    show_summary(run_rows(results), headers(results.get("confidence", 0.95)), headline,
+    show_summary(run_rows(results), headers(results.confidence), headline,
                  gate_line, _report_paths(report_dir, args.logs.path))
     if result.errors:
         err(f"{result.errors} examples failed after retries; run again to retry them")
@@ -102,20 +118,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from harness.gating import gate
 
     feedback = Feedback(args.logs, Path(args.store))
-    try:
-        res = gate(args.config, min_gain=args.min_gain,
-                   max_payback_months=args.max_payback_months, require=args.require,
-                   store=args.store, reports=args.reports, progress=feedback)
-    except KeyboardInterrupt:
-        feedback.close()
-        err(_INTERRUPTED)
+    res = _until_interrupted(feedback, lambda: gate(
+        args.config, min_gain=args.min_gain, max_payback_months=args.max_payback_months,
+        require=args.require, store=args.store, reports=args.reports, progress=feedback))
+    if res is None:
         return EXIT_INTERRUPTED
-    finally:
-        feedback.close()
     from harness.report.terminal import headers, run_rows
 
     results = _results(res.report_dir)
-    show_summary(run_rows(results), headers(results.get("confidence", 0.95)),
+    show_summary(run_rows(results), headers(results.confidence),
                  res.headline or res.label, res.gate_line or None,
                  [*_report_paths(res.report_dir, None), ("junit", res.junit),
                   ("summary", res.summary), ("log", args.logs.path)])
@@ -127,15 +138,11 @@ def cmd_compare_base(args: argparse.Namespace) -> int:
     from harness.compare_base import compare_base
 
     feedback = Feedback(args.logs, Path(args.store))
-    try:
-        res = compare_base(args.config, args.old, args.new, retrain=args.retrain,
-                           store=args.store, reports=args.reports, progress=feedback)
-    except KeyboardInterrupt:
-        feedback.close()
-        err(_INTERRUPTED)
+    res = _until_interrupted(feedback, lambda: compare_base(
+        args.config, args.old, args.new, retrain=args.retrain, store=args.store,
+        reports=args.reports, progress=feedback))
+    if res is None:
         return EXIT_INTERRUPTED
-    finally:
-        feedback.close()
     if res.tokenizer_note:
         out(f"note: {res.tokenizer_note}")
     for d in res.decisions:
@@ -144,7 +151,7 @@ def cmd_compare_base(args: argparse.Namespace) -> int:
     from harness.report.terminal import base_rows, decisions_headline, headers
 
     results = _results(res.report_dir)
-    show_summary(base_rows(results, res.decisions), headers(results.get("confidence", 0.95)),
+    show_summary(base_rows(results, res.decisions), headers(results.confidence),
                  decisions_headline([(d.task, d.label) for d in res.decisions]), None,
                  [*_report_paths(res.report_dir, None),
                   ("summary", res.report_dir / "compare_base.md"), ("log", args.logs.path)])

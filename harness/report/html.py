@@ -17,9 +17,11 @@ import struct
 from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
-from typing import Any
 
-from harness.fmt import num, number, pct, pp
+from harness.analysis.model import RunResults, TaskResult
+from harness.fmt import interval as _ci
+from harness.fmt import number, pct, pp
+from harness.fmt import p_value as _p
 from harness.report.families import html_section as family_html
 from harness.report.plots import Plot
 from harness.report.rag import html_block as rag_html
@@ -45,45 +47,38 @@ def _sha256(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def _ci(lo: object, hi: object, fmt: Any = pct) -> str:
-    if math.isnan(num(lo)) or math.isnan(num(hi)):
-        return "n/a"
-    return f"[{fmt(lo)}, {fmt(hi)}]"
-
-
-def _level(results: Mapping[str, Any]) -> str:
-    conf = num(results.get("confidence", 0.95))
+def _level(results: RunResults) -> str:
+    conf = results.confidence
     return f"{round(100 * (0.95 if math.isnan(conf) else conf))}% CI"
 
 
-def _no_verdict_reason(task: Mapping[str, Any]) -> str:
-    if not task.get("variants"):
+def _no_verdict_reason(task: TaskResult) -> str:
+    if not task.variants:
         return "no verdict: no records for this task"
-    comps = task.get("comparisons") or []
+    comps = task.comparisons
     if not comps:
         return "no verdict: only one variant, so no comparison is possible"
-    parts = [f"{c.get('candidate')} vs {c.get('baseline')} {pp(c.get('delta'))} points "
-             f"(CI {_ci(c.get('ci_low'), c.get('ci_high'), pp)}, n={c.get('n')})"
+    parts = [f"{c.candidate} vs {c.baseline} {pp(c.delta)} points "
+             f"(CI {_ci(c.ci_low, c.ci_high, pp)}, n={c.n})"
              for c in comps]
-    why = f"{task['decision_note']}; " if task.get("decision_note") else ""
+    why = f"{task.decision_note}; " if task.decision_note else ""
     return f"no verdict: {why}paired differences: " + "; ".join(parts)
 
 
-def verdict_of(entry: Mapping[str, Any]) -> tuple[str | None, str]:
+def verdict_of(entry: RunResults | TaskResult) -> tuple[str | None, str]:
     """The (label, reason) of a task or of the whole run; label None when absent.
 
     Without a ``verdict`` the reason says why none is shown, from the comparisons.
     """
-    v = entry.get("verdict")
-    if isinstance(v, Mapping) and v.get("label"):
-        return str(v["label"]), str(v.get("reason", ""))
-    if "tasks" not in entry:
+    v = entry.verdict
+    if v is not None:
+        return str(v.label), v.reason
+    if isinstance(entry, TaskResult):
         return None, _no_verdict_reason(entry)
-    tasks = entry.get("tasks") or []
-    if not any(t.get("comparisons") for t in tasks):
+    tasks = entry.tasks
+    if not any(t.comparisons for t in tasks):
         return None, "no verdict: no task has two variants to compare"
-    notes = list(dict.fromkeys(str(t["decision_note"]) for t in tasks
-                               if t.get("decision_note")))
+    notes = list(dict.fromkeys(t.decision_note for t in tasks if t.decision_note))
     return None, "no verdict: " + ("; ".join(notes) if notes else
                                    "these results carry none; the paired differences are below")
 
@@ -98,25 +93,25 @@ def _verdict_class(label: str | None) -> str:
     return "v-none"
 
 
-def _headline(results: Mapping[str, Any]) -> tuple[str | None, str]:
+def _headline(results: RunResults) -> tuple[str | None, str]:
     """The run's headline (``MIXED: ...`` when tasks disagree) and the gate's line."""
     label, _ = verdict_of(results)
-    v = results.get("verdict")
-    if label is None or not isinstance(v, Mapping):
+    v = results.verdict
+    if label is None or v is None:
         return label, ""
-    return str(v.get("headline") or label), str(v.get("gate") or "")
+    return v.headline or label, v.gate
 
 
-def _verdict_box(results: Mapping[str, Any]) -> str:
+def _verdict_box(results: RunResults) -> str:
     label, reason = verdict_of(results)
     head, gate = _headline(results)
     css = "v-mixed" if head and head.startswith("MIXED") else _verdict_class(label)
     gate_line = f'<p class="gate">{_e(gate[:1].upper() + gate[1:])}.</p>' if gate else ""
     items = []
-    for task in results.get("tasks", []):
+    for task in results.tasks:
         t_label, t_reason = verdict_of(task)
         pill = f'<span class="pill">{_e(t_label)}</span> ' if t_label else ""
-        items.append(f'<li><b>{_e(task.get("task"))}</b>: {pill}{_e(t_reason)}</li>')
+        items.append(f'<li><b>{_e(task.task)}</b>: {pill}{_e(t_reason)}</li>')
     return (f'<section class="verdict {css}" id="verdict">'
             f'<div class="label">{_e(head) if head else "No verdict"}</div>{gate_line}'
             f'<p class="reason">{_e(_unprefixed(reason))}</p>'
@@ -129,17 +124,11 @@ def _unprefixed(reason: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _count(value: object) -> int:
-    v = num(value)
-    return 0 if math.isnan(v) else int(v)
+def _failed_total(results: RunResults) -> int:
+    return sum(v.errors for t in results.tasks for v in t.variants)
 
 
-def _failed_total(results: Mapping[str, Any]) -> int:
-    return sum(_count(v.get("errors")) for t in results.get("tasks", [])
-               for v in t.get("variants", []))
-
-
-def _warnings(results: Mapping[str, Any]) -> str:
+def _warnings(results: RunResults) -> str:
     out = []
     failed = _failed_total(results)
     if failed:
@@ -147,8 +136,8 @@ def _warnings(results: Mapping[str, Any]) -> str:
                    "They are counted in the "
                    "'failed' column, left out of the scores, and marked 'failed' in the "
                    "side-by-side tables; run the same command again to retry them.")
-    status = results.get("status")
-    if status not in (None, "done"):
+    status = results.status
+    if status != "done":
         out.append(f"Run status: {status}. Results cover the examples finished so far.")
     return "".join(f'<p class="warn">{_e(w)}</p>' for w in out)
 
@@ -169,42 +158,40 @@ def _figure(plot: Plot) -> str:
             "</figure>")
 
 
-def _variants_table(task: Mapping[str, Any], level: str) -> str:
+def _variants_table(task: TaskResult, level: str) -> str:
     rows = []
-    for v in task.get("variants", []):
-        mark = " (baseline)" if v.get("name") == task.get("baseline") else ""
-        metrics = v.get("metrics") or {}
-        failed = _count(v.get("errors"))
-        toks = num(v.get("prompt_tokens_mean"))
+    for v in task.variants:
+        mark = " (baseline)" if v.name == task.baseline else ""
+        failed = v.errors
         rows.append(
-            f"<tr><td>{_e(v.get('name'))}{mark}</td><td>{_e(v.get('kind', ''))}</td>"
-            f'<td class="num">{pct(v.get("score"))}</td>'
-            f'<td>{_ci(v.get("ci_low"), v.get("ci_high"))}</td>'
-            f'<td class="num">{_e(v.get("n", "n/a"))}</td>'
+            f"<tr><td>{_e(v.name)}{mark}</td><td>{_e(v.kind)}</td>"
+            f'<td class="num">{pct(v.score)}</td>'
+            f"<td>{_ci(v.ci_low, v.ci_high)}</td>"
+            f'<td class="num">{_e(v.n)}</td>'
             f'<td class="num{" failed" if failed else ""}">{failed}</td>'
-            f'<td class="num">{pct(v.get("dev_score"))}</td>'
-            f'<td class="num">{pct(metrics.get("macro_f1"))}</td>'
-            f'<td class="num">{pct(metrics.get("invalid_rate"))}</td>'
-            f'<td class="num">{number(toks, ".0f")}</td></tr>')
+            f'<td class="num">{pct(v.dev_score)}</td>'
+            f'<td class="num">{pct(v.metrics.get("macro_f1"))}</td>'
+            f'<td class="num">{pct(v.metrics.get("invalid_rate"))}</td>'
+            f'<td class="num">{number(v.prompt_tokens_mean, ".0f")}</td></tr>')
     return ("<table><thead><tr><th>variant</th><th>kind</th>"
-            f"<th>test {_e(task.get('metric', 'score'))} %</th><th>{level}</th><th>n</th>"
+            f"<th>test {_e(task.metric)} %</th><th>{level}</th><th>n</th>"
             "<th>failed</th><th>dev %</th><th>macro-F1 %</th><th>invalid %</th>"
             f"<th>prompt tokens</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def _comparisons_table(task: Mapping[str, Any], level: str) -> str:
-    comps = task.get("comparisons") or []
+def _comparisons_table(task: TaskResult, level: str) -> str:
+    comps = task.comparisons
     if not comps:
         return ('<p class="note">No comparison is possible: this task has only one '
-                "variant in this run.</p>" if task.get("variants") else "")
+                "variant in this run.</p>" if task.variants else "")
     rows = "".join(
-        f"<tr><td>{_e(c.get('candidate'))}</td><td>{_e(c.get('baseline'))}</td>"
-        f'<td class="num">{pp(c.get("delta"))}</td>'
-        f"<td>{_ci(c.get('ci_low'), c.get('ci_high'), pp)}</td>"
-        f'<td class="num">{_p(c.get("p_value"))}</td><td class="num">{_p(c.get("p_holm"))}</td>'
-        f'<td class="num">{_e(c.get("n"))}</td>'
-        f"<td>{_e(c.get('wins'))} / {_e(c.get('losses'))} / {_e(c.get('ties'))}</td>"
-        f"<td>{_e(c.get('note') or '')}</td></tr>" for c in comps)
+        f"<tr><td>{_e(c.candidate)}</td><td>{_e(c.baseline)}</td>"
+        f'<td class="num">{pp(c.delta)}</td>'
+        f"<td>{_ci(c.ci_low, c.ci_high, pp)}</td>"
+        f'<td class="num">{_p(c.p_value)}</td><td class="num">{_p(c.p_holm)}</td>'
+        f'<td class="num">{_e(c.n)}</td>'
+        f"<td>{_e(c.wins)} / {_e(c.losses)} / {_e(c.ties)}</td>"
+        f"<td>{_e(c.note)}</td></tr>" for c in comps)
     return (f"<p>Paired differences on the same test examples (candidate - baseline, "
             f"percentage points, {level}; p-values raw and Holm-adjusted across tasks):</p>"
             "<table><thead><tr><th>candidate</th><th>baseline</th><th>delta</th><th>CI</th>"
@@ -212,18 +199,14 @@ def _comparisons_table(task: Mapping[str, Any], level: str) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
-def _p(x: object) -> str:
-    v = num(x)
-    return "n/a" if math.isnan(v) else "<0.001" if v < 0.001 else f"{v:.3f}"
-
-
-def _economics_table(task: Mapping[str, Any]) -> str:
-    econ = task.get("economics")
-    if not isinstance(econ, Mapping):
-        note = task.get("economics_note")
+def _economics_table(task: TaskResult) -> str:
+    econ = task.economics
+    if econ is None:
+        note = task.economics_note
         return f'<p class="note">Note: {_e(note)}.</p>' if note else ""
     flat: list[tuple[str, object]] = []
-    for key, value in econ.items():
+    for key in type(econ).model_fields:  # every field of the break-even, in its order
+        value = getattr(econ, key)
         if isinstance(value, Mapping):
             flat += [(f"{key} ({sub})", v) for sub, v in value.items()
                      if not isinstance(v, Mapping | list)]
@@ -246,56 +229,56 @@ def _money(key: str, value: object) -> object:
     return value
 
 
-def _task_section(task: Mapping[str, Any], plots: Sequence[Plot],
+def _task_section(task: TaskResult, plots: Sequence[Plot],
                   examples: TaskExamples | None, level: str, budget: int) -> str:
-    name = str(task.get("task"))
+    name = task.task
     label, reason = verdict_of(task)
     parts = [f'<section class="task" id="task-{_e(name)}"><h2>{_e(name)} '
-             f'<span class="meta">({_e(task.get("family", ""))}, metric: '
-             f'{_e(task.get("metric", ""))})</span></h2>',
+             f'<span class="meta">({_e(task.family)}, metric: '
+             f"{_e(task.metric)})</span></h2>",
              f'<p class="verdict-line {_verdict_class(label)}"><b>'
              f'{_e(label or "No verdict")}</b>: {_e(_unprefixed(reason))}</p>']
-    if task.get("baseline"):
-        parts.append(f"<p>Baseline: <b>{_e(task['baseline'])}</b>, chosen on dev: "
-                     f"{_e(task.get('baseline_reason', ''))}.</p>")
+    if task.baseline:
+        parts.append(f"<p>Baseline: <b>{_e(task.baseline)}</b>, chosen on dev: "
+                     f"{_e(task.baseline_reason)}.</p>")
     parts.append(search_html(task))
-    if task.get("variants"):
+    if task.variants:
         parts.append(_variants_table(task, level))
         parts.append(family_html(task))
     parts.append(_comparisons_table(task, level))
     parts.append(rag_html(task))
-    if task.get("note"):
-        parts.append(f'<p class="note">Note: {_e(task["note"])}.</p>')
+    if task.note:
+        parts.append(f'<p class="note">Note: {_e(task.note)}.</p>')
     parts.append(_economics_table(task))
     parts += [_figure(p) for p in plots if p.task == name]
     parts.append(f"<h3>Test examples side by side</h3>{render_examples(task, examples, budget)}")
     return "".join(parts) + "</section>"
 
 
-def _head(results: Mapping[str, Any], css: str, js: str) -> str:
+def _head(results: RunResults, css: str, js: str) -> str:
     label, _ = _headline(results)
     csp = (f"default-src 'none'; img-src data:; style-src 'sha256-{_sha256(css)}'; "
            f"script-src 'sha256-{_sha256(js)}'; base-uri 'none'; form-action 'none'")
-    title = f"tunegate report {results.get('run_id')}: {label or 'no verdict'}"
+    title = f"tunegate report {results.run_id}: {label or 'no verdict'}"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{escape(csp, quote=False)}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{css}</style></head>")
 
 
-def render_html(results: Mapping[str, Any], plots: Sequence[Plot],
+def render_html(results: RunResults, plots: Sequence[Plot],
                 examples: Mapping[str, TaskExamples], max_bytes: int = MAX_BYTES) -> str:
     """The whole ``index.html`` of a run.
 
     Args:
-        results: The run's results dictionary (``results.json``).
+        results: The run's results.
         plots: Figures from :func:`harness.report.plots.make_plots`.
         examples: Side-by-side rows per task name.
         max_bytes: Size the page stays under; side-by-side rows are capped to fit.
     """
     css, js = _asset("report.css"), _asset("report.js")
     level = _level(results)
-    tasks = list(results.get("tasks", []))
+    tasks = results.tasks
     images = sum(4 * (len(p.png) + 2) // 3 for p in plots)
     budget = max(0, (max_bytes - _RESERVE - images) // max(1, len(tasks)))
     overview = [_figure(p) for p in plots if p.task is None]
@@ -303,15 +286,15 @@ def render_html(results: Mapping[str, Any], plots: Sequence[Plot],
         overview.append('<p class="note">No earlier runs of this config in the store: '
                         "no trend yet.</p>")
     body = [
-        f"<body><header><h1>tunegate report: run {_e(results.get('run_id'))}</h1>"
-        f'<p class="meta">Created {_e(results.get("created"))} from '
-        f"<code>{_e(results.get('config_path'))}</code> (config digest "
-        f"<code>{_e(results.get('config_digest'))}</code>, seed {_e(results.get('seed'))}, "
-        f"status {_e(results.get('status'))}, {_e(results.get('model_calls'))} model calls)."
+        f"<body><header><h1>tunegate report: run {_e(results.run_id)}</h1>"
+        f'<p class="meta">Created {_e(results.created)} from '
+        f"<code>{_e(results.config_path)}</code> (config digest "
+        f"<code>{_e(results.config_digest)}</code>, seed {_e(results.seed)}, "
+        f"status {_e(results.status)}, {_e(results.model_calls)} model calls)."
         "</p></header>",
         _verdict_box(results), _warnings(results),
         '<section id="overview"><h2>Overview</h2>', *overview, "</section>",
-        *(_task_section(t, plots, examples.get(str(t.get("task"))), level, budget)
+        *(_task_section(t, plots, examples.get(t.task), level, budget)
           for t in tasks),
         '<footer class="note"><p>Generated by tunegate from the store alone (no model '
         "calls). Self-contained: no file or network access is needed to read it.</p>"

@@ -2,97 +2,88 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from harness.fmt import num, pct, pp
+from harness.analysis.model import RunResults, TaskResult
+from harness.fmt import interval, number, pct, pp
 from harness.report.families import markdown_lines as family_lines
 from harness.report.rag import markdown_lines as rag_lines
 from harness.report.search import markdown_lines as search_lines
 from harness.report.search import summary_line
 
 
-def _ci(lo: float | None, hi: float | None) -> str:
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        return "n/a"
-    return f"[{pct(lo)}, {pct(hi)}]"
-
-
-def _task_section(t: dict[str, Any], conf: float) -> list[str]:
-    out = [f"## {t['task']} ({t['family']}, metric: {t['metric']})", ""]
-    if not t["variants"]:
+def _task_section(t: TaskResult, conf: float) -> list[str]:
+    out = [f"## {t.task} ({t.family}, metric: {t.metric})", ""]
+    if not t.variants:
         return [*out, "No records for this task.", ""]
-    out += [f"Baseline: **{t['baseline']}**, chosen on dev: {t['baseline_reason']}.", ""]
+    out += [f"Baseline: **{t.baseline}**, chosen on dev: {t.baseline_reason}.", ""]
     out += search_lines(t)
     level = f"{round(conf * 100)}% CI"
-    out += [f"| variant | kind | test {t['metric']} % | {level} | n | errors | dev % "
+    out += [f"| variant | kind | test {t.metric} % | {level} | n | errors | dev % "
             "| prompt tokens | macro-F1 % | invalid % |",
             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for v in t["variants"]:
-        mark = " (baseline)" if v["name"] == t["baseline"] else ""
-        toks = v["prompt_tokens_mean"]
-        metrics = v.get("metrics") or {}
-        if t.get("family", "classification") != "classification":
-            metrics = {"invalid_rate": v.get("unparseable_rate")}
+    for v in t.variants:
+        mark = " (baseline)" if v.name == t.baseline else ""
+        toks = v.prompt_tokens_mean
+        metrics = v.metrics
+        if t.family != "classification":
+            metrics = {"invalid_rate": v.unparseable_rate}
         out.append(
-            f"| {v['name']}{mark} | {v['kind']} | {pct(v['score'])} | "
-            f"{_ci(v['ci_low'], v['ci_high'])} | {v['n']} | {v['errors']} | "
-            f"{pct(v.get('dev_score'))} | {'n/a' if toks is None else f'{toks:.0f}'} | "
+            f"| {v.name}{mark} | {v.kind} | {pct(v.score)} | "
+            f"{interval(v.ci_low, v.ci_high)} | {v.n} | {v.errors} | "
+            f"{pct(v.dev_score)} | {number(toks, '.0f')} | "
             f"{pct(metrics.get('macro_f1'))} | {pct(metrics.get('invalid_rate'))} |")
     out.append("")
     out += family_lines(t)
-    if t["comparisons"]:
+    if t.comparisons:
         out += [f"Paired differences on the same test examples (candidate - baseline, "
                 f"percentage points, {level} unless a row says otherwise; each interval "
                 "agrees with its test: exact McNemar or sign-flip permutation, Holm-adjusted "
                 "across tasks):", "",
                 "| candidate | vs baseline | delta | CI | n | wins / losses / ties |",
                 "|---|---|---:|---|---:|---|"]
-        for c in t["comparisons"]:
-            ci = "n/a" if math.isnan(num(c["ci_low"])) else \
-                f"[{pp(c['ci_low'])}, {pp(c['ci_high'])}]"
-            if c.get("confidence") not in (None, conf):
-                ci += f" at {100 * float(c['confidence']):.3g}%"
-            out.append(f"| {c['candidate']} | {c['baseline']} | {pp(c['delta'])} | {ci} "
-                       f"| {c['n']} | {c['wins']} / {c['losses']} / {c['ties']} |")
+        for c in t.comparisons:
+            ci = interval(c.ci_low, c.ci_high, pp)
+            if c.confidence != conf:
+                ci += f" at {100 * c.confidence:.3g}%"
+            out.append(f"| {c.candidate} | {c.baseline} | {pp(c.delta)} | {ci} "
+                       f"| {c.n} | {c.wins} / {c.losses} / {c.ties} |")
         out.append("")
     out += rag_lines(t)
-    for key in ("note", "economics_note"):
-        if t.get(key):
-            out += [f"Note: {t[key]}.", ""]
+    for note in (t.note, t.economics_note):
+        if note:
+            out += [f"Note: {note}.", ""]
     return out
 
 
-def _verdict_lines(results: dict[str, Any]) -> list[str]:
+def _verdict_lines(results: RunResults) -> list[str]:
     """The overall verdict and one line per task, when the results carry verdicts."""
-    tasks = results.get("tasks", [])
-    if not results.get("verdict") and not any(t.get("verdict") for t in tasks):
+    tasks = results.tasks
+    overall = results.verdict
+    if overall is None and not any(t.verdict for t in tasks):
         return []
-    overall = results.get("verdict")
     lines = ["**No overall verdict.**", ""]
-    if overall:
-        head = overall.get("headline") or overall["label"]
-        lines = [f"**Verdict: {head}.** {overall.get('reason', '')}", ""]
-        if overall.get("gate"):
-            gate = str(overall["gate"])
+    if overall is not None:
+        head = overall.headline or str(overall.label)
+        lines = [f"**Verdict: {head}.** {overall.reason}", ""]
+        if overall.gate:
+            gate = overall.gate
             lines += [f"{gate[:1].upper()}{gate[1:]}.", ""]
     for t in tasks:
-        v = t.get("verdict")
-        why = (f"{v['label']}: {v.get('reason', '')}" if v else
-               f"no verdict: {t.get('decision_note') or t.get('note') or 'nothing to decide'}")
-        lines.append(f"- **{t['task']}**: {why}")
+        v = t.verdict
+        why = (f"{v.label}: {v.reason}" if v else
+               f"no verdict: {t.decision_note or t.note or 'nothing to decide'}")
+        lines.append(f"- **{t.task}**: {why}")
     return [*lines, ""]
 
 
-def render_markdown(results: dict[str, Any]) -> str:
+def render_markdown(results: RunResults) -> str:
     """Render results as Markdown; the verdicts, when present, come first."""
-    lines = [f"# tunegate report: run {results['run_id']}", "",
-             f"Created {results['created']} from `{results['config_path']}` "
-             f"(config digest `{results['config_digest']}`, seed {results['seed']}, "
-             f"status {results['status']}).", "", *_verdict_lines(results)]
+    lines = [f"# tunegate report: run {results.run_id}", "",
+             f"Created {results.created} from `{results.config_path}` "
+             f"(config digest `{results.config_digest}`, seed {results.seed}, "
+             f"status {results.status}).", "", *_verdict_lines(results)]
     search = summary_line(results)
     if search:
         lines += [search, ""]
-    for t in results["tasks"]:
-        lines += _task_section(t, results["confidence"])
+    for t in results.tasks:
+        lines += _task_section(t, results.confidence)
     return "\n".join(lines).rstrip() + "\n"

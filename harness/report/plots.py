@@ -1,7 +1,7 @@
 """The report's figures: matplotlib (Agg, no pyplot state), returned as PNG bytes.
 
-Every function reads the plain ``results`` dictionaries (``results.json``)
-defensively: a missing or null number is skipped, never a crash, and a
+Every function reads the typed results (:class:`~harness.analysis.model.RunResults`):
+a missing or null (NaN) number is skipped, never a crash, and a
 figure with nothing to show returns ``None``. The same input gives the same
 bytes (no timestamps in the PNG metadata).
 """
@@ -9,7 +9,7 @@ bytes (no timestamps in the PNG metadata).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from harness.analysis.model import EconomicsResult, RunResults, TaskResult, VariantResult
 from harness.fmt import num
 from harness.report.family_plots import fields_png, tone_png
 from harness.report.figure import png as _png
@@ -51,17 +52,17 @@ def _t(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _variant_names(results: Mapping[str, Any]) -> list[str]:
+def _variant_names(results: RunResults) -> list[str]:
     names: list[str] = []
-    for task in results.get("tasks", []):
-        for v in task.get("variants", []):
-            if v.get("name") not in names:
-                names.append(str(v.get("name")))
+    for task in results.tasks:
+        for v in task.variants:
+            if v.name not in names:
+                names.append(v.name)
     return names
 
 
-def _cell_text(v: Mapping[str, Any]) -> str:
-    score, lo, hi = num(v.get("score")), num(v.get("ci_low")), num(v.get("ci_high"))
+def _cell_text(v: VariantResult) -> str:
+    score, lo, hi = num(v.score), num(v.ci_low), num(v.ci_high)
     if math.isnan(score):
         return "n/a"
     ci = "no CI" if math.isnan(lo) or math.isnan(hi) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
@@ -69,9 +70,9 @@ def _cell_text(v: Mapping[str, Any]) -> str:
 
 
 @with_fonts
-def matrix_png(results: Mapping[str, Any]) -> bytes | None:
+def matrix_png(results: RunResults) -> bytes | None:
     """Task x variant matrix: test score (%) with its interval, baseline outlined."""
-    tasks = [t for t in results.get("tasks", []) if t.get("variants")]
+    tasks = [t for t in results.tasks if t.variants]
     names = _variant_names(results)
     if not tasks or not names:
         return None
@@ -79,18 +80,18 @@ def matrix_png(results: Mapping[str, Any]) -> bytes | None:
     fig = Figure(figsize=(max(4.0, 1.7 * len(names) + 2.0), 0.9 * len(tasks) + 1.6))
     ax = fig.add_subplot()
     for i, task in enumerate(tasks):
-        for v in task["variants"]:
-            j = names.index(str(v.get("name")))
-            grid[i, j] = num(v.get("score"))
+        for v in task.variants:
+            j = names.index(v.name)
+            grid[i, j] = num(v.score)
             dark = grid[i, j] > 0.6
             ax.text(j, i, _cell_text(v), ha="center", va="center", fontsize=9,
                     color="white" if dark else "black")
-            if v.get("name") == task.get("baseline"):
+            if v.name == task.baseline:
                 ax.add_patch(_outline(j, i))
     ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(names)), [_t(n) for n in names], rotation=20, ha="right")
-    ax.set_yticks(range(len(tasks)), [_t(t.get("task")) for t in tasks])
-    level = round(100 * num(results.get("confidence", 0.95)))
+    ax.set_yticks(range(len(tasks)), [_t(t.task) for t in tasks])
+    level = round(100 * results.confidence)
     ax.set_title(f"Test score % with {level}% CI (baseline outlined)", fontsize=10)
     fig.tight_layout()
     return _png(fig)
@@ -103,20 +104,18 @@ def _outline(x: float, y: float) -> Any:
                      linewidth=2.5)
 
 
-def _forest_rows(results: Mapping[str, Any]) -> list[tuple[str, float, float, float, float]]:
+def _forest_rows(results: RunResults) -> list[tuple[str, float, float, float, float]]:
     rows = []
-    for task in results.get("tasks", []):
-        gain = num(task.get("min_gain", 0.0))
-        gain = 0.0 if math.isnan(gain) else gain
-        for c in task.get("comparisons", []):
-            label = f"{task.get('task')}: {c.get('candidate')} - {c.get('baseline')}"
-            rows.append((label, num(c.get("delta")), num(c.get("ci_low")),
-                         num(c.get("ci_high")), gain))
+    for task in results.tasks:
+        gain = 0.0 if math.isnan(task.min_gain) else task.min_gain
+        for c in task.comparisons:
+            label = f"{task.task}: {c.candidate} - {c.baseline}"
+            rows.append((label, num(c.delta), num(c.ci_low), num(c.ci_high), gain))
     return rows
 
 
 @with_fonts
-def forest_png(results: Mapping[str, Any]) -> bytes | None:
+def forest_png(results: RunResults) -> bytes | None:
     """Paired differences (candidate - baseline, points) with CIs and each task's min_gain."""
     rows = _forest_rows(results)
     if not rows:
@@ -137,7 +136,7 @@ def forest_png(results: Mapping[str, Any]) -> bytes | None:
     ax.set_yticks(range(len(rows)), [_t(r[0]) for r in reversed(rows)])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("difference on the same test examples (percentage points)")
-    level = round(100 * num(results.get("confidence", 0.95)))
+    level = round(100 * results.confidence)
     ax.set_title(f"Paired differences with {level}% CI", fontsize=10)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
@@ -167,64 +166,63 @@ def _confusion_panel(ax: Axes, labels: Sequence[str], matrix: Any, title: str) -
 
 
 @with_fonts
-def confusion_png(task: Mapping[str, Any]) -> bytes | None:
+def confusion_png(task: TaskResult) -> bytes | None:
     """Confusion matrices of one classification task, one panel per variant."""
-    if task.get("family", "classification") != "classification":
+    if task.family != "classification":
         return None
-    panels = [v for v in task.get("variants", [])
-              if v.get("confusion", {}).get("matrix") and num(v.get("n")) > 0]
+    panels = [v for v in task.variants
+              if v.confusion is not None and v.confusion.get("matrix") and v.n > 0]
     panels = panels[:_MAX_CONFUSION_PANELS]
     if not panels:
         return None
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    n_labels = max(len(v["confusion"].get("labels", [])) for v in panels)
+    n_labels = max(len((v.confusion or {}).get("labels", [])) for v in panels)
     side = min(9.0, max(3.2, 0.32 * n_labels + 1.8))
     fig = Figure(figsize=(side * cols, side * rows))
     for k, v in enumerate(panels):
         ax = fig.add_subplot(rows, cols, k + 1)
-        mark = " (baseline)" if v.get("name") == task.get("baseline") else ""
-        conf = v["confusion"]
+        mark = " (baseline)" if v.name == task.baseline else ""
+        conf = v.confusion or {}
         _confusion_panel(ax, [str(x) for x in conf.get("labels", [])], conf["matrix"],
-                         f"{v.get('name')}{mark}")
+                         f"{v.name}{mark}")
     fig.tight_layout()
     return _png(fig)
 
 
-def _series(runs: Sequence[Mapping[str, Any]], task: str, variant: str
+def _series(runs: Sequence[RunResults], task: str, variant: str
             ) -> tuple[list[int], list[float], list[float], list[float]]:
     xs: list[int] = []
     ys: list[float] = []
     los: list[float] = []
     his: list[float] = []
     for i, res in enumerate(runs):
-        for t in res.get("tasks", []):
-            for v in t.get("variants", []) if t.get("task") == task else []:
-                if v.get("name") == variant and not math.isnan(num(v.get("score"))):
-                    xs.append(i)
-                    ys.append(100 * num(v.get("score")))
-                    los.append(100 * num(v.get("ci_low")))
-                    his.append(100 * num(v.get("ci_high")))
+        t = res.task(task)
+        v = None if t is None else t.variant(variant)
+        if v is not None and not math.isnan(num(v.score)):
+            xs.append(i)
+            ys.append(100 * num(v.score))
+            los.append(100 * num(v.ci_low))
+            his.append(100 * num(v.ci_high))
     return xs, ys, los, his
 
 
 @with_fonts
-def trend_png(results: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
-              ) -> bytes | None:
+def trend_png(results: RunResults, history: Sequence[RunResults]) -> bytes | None:
     """Score per task and variant across earlier runs of the same config and this one."""
     if not history:
         return None
     runs = [*history, results]
-    tasks = [t for t in results.get("tasks", []) if t.get("variants")]
+    tasks = [t for t in results.tasks if t.variants]
     if not tasks:
         return None
     fig = Figure(figsize=(8.0, 2.8 * len(tasks) + 0.6))
-    ticks = [str(r.get("created", r.get("run_id", "?")))[:16].replace("T", " ") for r in runs]
+    ticks = [(r.created or r.run_id)[:16].replace("T", " ") for r in runs]
     for k, task in enumerate(tasks):
         ax = fig.add_subplot(len(tasks), 1, k + 1)
-        for v in task["variants"]:
-            xs, ys, los, his = _series(runs, str(task.get("task")), str(v.get("name")))
-            line = ax.plot(xs, ys, marker="o", label=_t(v.get("name")))[0]
+        for v in task.variants:
+            xs, ys, los, his = _series(runs, task.task, v.name)
+            line = ax.plot(xs, ys, marker="o", label=_t(v.name))[0]
             ok = [j for j, (lo, hi) in enumerate(zip(los, his, strict=True))
                   if not (math.isnan(lo) or math.isnan(hi))]
             if ok:
@@ -232,36 +230,32 @@ def trend_png(results: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
                                 [his[j] for j in ok], color=line.get_color(), alpha=0.15)
         ax.set_xticks(range(len(runs)), ticks, rotation=20, ha="right", fontsize=7)
         ax.set_ylabel("test score %")
-        ax.set_title(_t(f"{task.get('task')}: {len(runs)} runs of this config"), fontsize=10)
+        ax.set_title(_t(f"{task.task}: {len(runs)} runs of this config"), fontsize=10)
         ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
 
-def _economics_numbers(econ: Mapping[str, Any]) -> tuple[float, float, float, float, int]:
-    base, cand = num(econ.get("baseline_monthly_cost_usd")), num(
-        econ.get("candidate_monthly_cost_usd"))
-    one_off, maint = num(econ.get("one_off_cost_usd")), num(econ.get("maintenance_per_month_usd"))
-    horizon = num(econ.get("horizon_months"))
-    horizon_i = int(horizon) if math.isfinite(horizon) and horizon >= 1 else 12
+def _economics_numbers(econ: EconomicsResult) -> tuple[float, float, float, float, int]:
+    base, cand = num(econ.baseline_monthly_cost_usd), num(econ.candidate_monthly_cost_usd)
+    one_off, maint = num(econ.one_off_cost_usd), num(econ.maintenance_per_month_usd)
+    horizon = econ.horizon_months
+    horizon_i = horizon if horizon >= 1 else 12
     return base, cand, one_off, 0.0 if math.isnan(maint) else maint, horizon_i
 
 
-def payback_months(econ: Mapping[str, Any]) -> float:
-    """Payback in months from an economics dict; inf when it never pays back, NaN unknown."""
-    raw = econ.get("payback_months")
-    if isinstance(raw, str) and raw.strip().lower() in ("inf", "infinity", "never"):
-        return math.inf
-    if raw is None and "payback_months" in econ:
+def payback_months(econ: EconomicsResult) -> float:
+    """Payback in months; inf when it never pays back (JSON's null), NaN when unknown."""
+    if econ.never_pays_back or econ.payback_months is None:
         return math.inf  # JSON has no infinity: null payback means "never"
-    return num(raw)
+    return num(econ.payback_months)
 
 
 @with_fonts
-def economics_png(task: Mapping[str, Any]) -> bytes | None:
+def economics_png(task: TaskResult) -> bytes | None:
     """Cumulative cost of the baseline and the fine-tune over the horizon, payback marked."""
-    econ = task.get("economics")
-    if not isinstance(econ, Mapping):
+    econ = task.economics
+    if econ is None:
         return None
     base, cand, one_off, maint, horizon = _economics_numbers(econ)
     if any(math.isnan(x) for x in (base, cand, one_off)):
@@ -289,18 +283,17 @@ def economics_png(task: Mapping[str, Any]) -> bytes | None:
         ax.axvline(horizon, color="#8c959f", linewidth=1, linestyle=":")
     ax.set_xlabel("months")
     ax.set_ylabel("cumulative cost (USD)")
-    ax.set_title(_t(f"{task.get('task')}: cost over {horizon} months"), fontsize=10)
+    ax.set_title(_t(f"{task.task}: cost over {horizon} months"), fontsize=10)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
 
-def make_plots(results: Mapping[str, Any],
-               history: Sequence[Mapping[str, Any]] = ()) -> list[Plot]:
+def make_plots(results: RunResults, history: Sequence[RunResults] = ()) -> list[Plot]:
     """Every figure the report shows, in page order; absent ones are left out.
 
     Args:
-        results: This run's results dictionary.
+        results: This run's results.
         history: Results of earlier runs of the same config, oldest first.
     """
     plots: list[Plot] = []
@@ -312,21 +305,21 @@ def make_plots(results: Mapping[str, Any],
             ("trend", "Trend across runs of this config", trend_png(results, history))):
         if png is not None:
             plots.append(Plot(name, title, png))
-    for i, task in enumerate(results.get("tasks", [])):
-        slug = f"{i}-{_slug(str(task.get('task')))}"
+    for i, task in enumerate(results.tasks):
+        slug = f"{i}-{_slug(task.task)}"
         econ = economics_png(task)
         if econ is not None:
             plots.append(Plot(f"economics-{slug}", "Cumulative cost and payback", econ,
-                              str(task.get("task"))))
+                              task.task))
         conf = confusion_png(task)
         if conf is not None:
             plots.append(Plot(f"confusion-{slug}", "Confusion matrices (test)", conf,
-                              str(task.get("task"))))
+                              task.task))
         for kind, title, png in (
                 ("fields", "Field-level accuracy (format)", fields_png(task)),
                 ("tone", "Style vs content preservation (tone)", tone_png(task))):
             if png is not None:
-                plots.append(Plot(f"{kind}-{slug}", title, png, str(task.get("task"))))
+                plots.append(Plot(f"{kind}-{slug}", title, png, task.task))
     return plots
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from harness.analysis.model import TaskResult
 from harness.fmt import number
 
 
@@ -27,30 +28,30 @@ def _empty(r: Mapping[str, Any]) -> str:
     return "n/a" if not isinstance(n, int) else f"{n} of {of}"
 
 
-def _rows(task: Mapping[str, Any]) -> list[tuple[str, ...]]:
+def _rows(task: TaskResult) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
-    for v in task.get("variants") or []:
-        r = v.get("retrieval")
-        if isinstance(r, Mapping):
-            rows.append((str(v["name"]), str(r.get("retriever")), str(r.get("k")),
+    for v in task.variants:
+        r = v.retrieval
+        if r is not None:
+            rows.append((v.name, str(r.get("retriever")), str(r.get("k")),
                          _fixed3(r.get("recall_at_k")), _fixed3(r.get("mrr")),
-                         _fixed3(v.get("score")), _empty(r)))
+                         _fixed3(v.score), _empty(r)))
     return rows
 
 
-def no_passage_notes(task: Mapping[str, Any]) -> list[str]:
+def no_passage_notes(task: TaskResult) -> list[str]:
     """One sentence per rag variant whose queries retrieved no passage, saying how many."""
     notes = []
-    for v in task.get("variants") or []:
-        r = v.get("retrieval")
-        if isinstance(r, Mapping) and r.get("no_passage"):
-            notes.append(f"{v['name']}: {r['no_passage']} of {r.get('n_queries')} test queries "
+    for v in task.variants:
+        r = v.retrieval
+        if r is not None and r.get("no_passage"):
+            notes.append(f"{v.name}: {r['no_passage']} of {r.get('n_queries')} test queries "
                          "retrieved no passage (they share no term with the collection), so "
                          "their prompts had no passages.")
     return notes
 
 
-def markdown_lines(task: Mapping[str, Any]) -> list[str]:
+def markdown_lines(task: TaskResult) -> list[str]:
     """Markdown: the retrieval table and the diagnosis (empty when neither applies)."""
     out: list[str] = []
     rows = _rows(task)
@@ -60,13 +61,13 @@ def markdown_lines(task: Mapping[str, Any]) -> list[str]:
         out += [f"| {' | '.join(r)} |" for r in rows] + [""]
         out += [f"**Warning:** {n}" for n in no_passage_notes(task)]
         out += [""] if no_passage_notes(task) else []
-    d = task.get("diagnosis")
-    if isinstance(d, Mapping):
-        out += [f"Diagnosis: **{d['label']}**: {d['reason']}", ""]
+    d = task.diagnosis
+    if d is not None:
+        out += [f"Diagnosis: **{d.label}**: {d.reason}", ""]
     return out
 
 
-def html_block(task: Mapping[str, Any]) -> str:
+def html_block(task: TaskResult) -> str:
     """HTML: the same, escaped."""
     parts = []
     rows = _rows(task)
@@ -77,8 +78,8 @@ def html_block(task: Mapping[str, Any]) -> str:
         parts.append(f"<h3>Retrieval</h3><table class=\"retrieval\"><tr>{head}</tr>"
                      f"{body}</table>")
         parts += [f'<p class="warn">{escape(n)}</p>' for n in no_passage_notes(task)]
-    d = task.get("diagnosis")
-    if isinstance(d, Mapping):
-        parts.append(f'<p class="diagnosis"><b>Diagnosis: {escape(str(d["label"]))}</b>: '
-                     f'{escape(str(d["reason"]))}</p>')
+    d = task.diagnosis
+    if d is not None:
+        parts.append(f'<p class="diagnosis"><b>Diagnosis: {escape(d.label)}</b>: '
+                     f'{escape(d.reason)}</p>')
     return "".join(parts)

@@ -22,6 +22,7 @@ from html import escape
 from typing import Any
 
 from harness.analysis.metric import example_means
+from harness.analysis.model import TaskResult
 from harness.answers import strict_object
 from harness.scoring.fields import compare, pointer, recorded_normalize
 from harness.store import Record, RunRow
@@ -309,23 +310,23 @@ def _buttons(counts: Mapping[str, int], lora: bool) -> str:
                    f'{_e(label)} ({counts.get(key, 0)})</button>' for key, label, tip in specs)
 
 
-def render_examples(task: Mapping[str, Any], examples: TaskExamples | None,
+def render_examples(task: TaskResult, examples: TaskExamples | None,
                     budget: int) -> str:
     """The side-by-side section of one task: filter buttons, note and table.
 
     Args:
-        task: The task's entry in ``results.json`` (baseline and variant kinds).
+        task: The task's results (baseline and variant kinds).
         examples: Its rows, or None when the run has none.
         budget: Most UTF-8 bytes the table's rows may take; rows beyond are left out.
     """
     if examples is None or not examples.rows:
         return '<p class="note">No test examples were recorded for this task.</p>'
-    variants = [str(v.get("name")) for v in task.get("variants", [])]
+    variants = [v.name for v in task.variants]
     for row in examples.rows:
         variants += [n for n in row.cells if n not in variants]
-    baseline = task.get("baseline")
-    lora = [str(v.get("name")) for v in task.get("variants", []) if v.get("kind") == "lora"]
-    chosen = [str(task["candidate"])] if task.get("candidate") in variants else []
+    baseline = task.baseline
+    lora = [v.name for v in task.variants if v.kind == "lora"]
+    chosen = [task.candidate] if task.candidate in variants and task.candidate else []
     candidates = chosen or lora or [v for v in variants if v != baseline]
     rendered = []
     for row in examples.rows:

@@ -10,11 +10,18 @@ narrow for a table (:data:`NARROW` columns), so every width stays readable.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
-from harness.fmt import num, number, pct, pp
+from harness.analysis.model import (
+    ComparisonResult,
+    EconomicsResult,
+    RunResults,
+    TaskResult,
+    VariantResult,
+)
+from harness.fmt import NA, interval, num, number, pct, pp
 from harness.report.html import verdict_of
 
 __all__ = ["NARROW", "Row", "base_rows", "decisions_headline", "headers", "plain_lines",
@@ -43,75 +50,72 @@ def headers(confidence: float) -> tuple[str, ...]:
             "verdict", "payback")
 
 
-def _score(variant: Mapping[str, Any] | None) -> str:
-    return pct((variant or {}).get("score"))
+def _score(variant: VariantResult | None) -> str:
+    return pct(None if variant is None else variant.score)
 
 
-def _gain(c: Mapping[str, Any] | None) -> str:
+def _gain(c: ComparisonResult | None) -> str:
     if c is None:
         return "-"
-    interval = ("" if math.isnan(num(c.get("ci_low"))) else
-                f" [{pp(c.get('ci_low'))}, {pp(c.get('ci_high'))}]")
-    return pp(c.get("delta")) + interval
+    ci = interval(c.ci_low, c.ci_high, pp)
+    return pp(c.delta) + ("" if ci == NA else f" {ci}")
 
 
 def _how(reason: str) -> str:
     return "best on dev" if reason.startswith("highest dev score") else "first listed, no dev"
 
 
-def _payback(econ: Mapping[str, Any] | None) -> str:
-    if not isinstance(econ, Mapping):
+def _payback(econ: EconomicsResult | None) -> str:
+    if econ is None:
         return "no prices"
-    months = num(econ.get("payback_months"))
-    if econ.get("never_pays_back") or math.isinf(months):
+    months = num(econ.payback_months)
+    if econ.never_pays_back or math.isinf(months):
         return "never"
     return number(months, ".1f", suffix=" months")
 
 
-def _variants(task: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {str(v.get("name")): v for v in task.get("variants") or []}
-
-
-def run_rows(results: Mapping[str, Any]) -> list[Row]:
-    """The rows of a run or gate (``results.json``)."""
+def run_rows(results: RunResults) -> list[Row]:
+    """The rows of a run or gate."""
     rows = []
-    for t in results.get("tasks") or []:
-        by_name, base = _variants(t), t.get("baseline")
+    for t in results.tasks:
+        base = t.baseline
         if base is None:
-            rows.append(Row(str(t.get("task")), "-", "-", "-", "no records", "-"))
+            rows.append(Row(t.task, "-", "-", "-", "no records", "-"))
             continue
-        cand = t.get("candidate")
-        comps = {c.get("candidate"): c for c in t.get("comparisons") or []}
+        cand = t.candidate
         label, _ = verdict_of(t)
         rows.append(Row(
-            str(t.get("task")),
-            f"{base} {_score(by_name.get(base))} ({_how(str(t.get('baseline_reason', '')))})",
-            f"{cand} {_score(by_name.get(cand))}" if cand else "-",
-            _gain(comps.get(cand)) if cand else "-",
+            t.task,
+            f"{base} {_score(t.variant(base))} ({_how(t.baseline_reason)})",
+            f"{cand} {_score(t.variant(cand))}" if cand else "-",
+            _gain(t.comparison(cand)) if cand else "-",
             label or "no verdict",
-            _payback(t.get("economics")) if cand else "-"))
+            _payback(t.economics) if cand else "-"))
     return rows
 
 
-def base_rows(results: Mapping[str, Any], decisions: Iterable[Any]) -> list[Row]:
+_NO_TASK = TaskResult(task="", family="", metric="", scorer="", score_kind="", variants=(),
+                      comparisons=(), baseline=None, baseline_reason="", min_gain=0.0,
+                      candidate=None, verdict=None)
+"""A task with no results, for a decision whose task the run does not have."""
+
+
+def base_rows(results: RunResults, decisions: Iterable[Any]) -> list[Row]:
     """The rows of ``compare-base``: the old adapter against the new base's best prompt.
 
     ``decisions`` are :class:`~harness.compare_base.BaseDecision` (task, label,
     old_adapter, new_prompt). The payback column says whether a retraining cost
     was measured (it is in the decision's reason).
     """
-    tasks = {str(t.get("task")): t for t in results.get("tasks") or []}
     rows = []
     for d in decisions:
-        t = tasks.get(d.task, {})
-        by_name = _variants(t)
-        comps = {c.get("candidate"): c for c in t.get("comparisons") or []}
+        t = results.task(d.task) or _NO_TASK
         base = d.new_prompt or "-"
         rows.append(Row(
             d.task,
-            f"{base} {_score(by_name.get(base))} (best on dev)" if d.new_prompt else "-",
-            f"{d.old_adapter} {_score(by_name.get(d.old_adapter))}" if d.old_adapter else "-",
-            _gain(comps.get(d.old_adapter)), d.label,
+            f"{base} {_score(t.variant(base))} (best on dev)" if d.new_prompt else "-",
+            f"{d.old_adapter} {_score(t.variant(d.old_adapter))}" if d.old_adapter else "-",
+            _gain(t.comparison(d.old_adapter)), d.label,
             "see the reason" if "retraining costs" in getattr(d, "reason", "") else "-"))
     return rows
 
@@ -161,16 +165,16 @@ def rich_table(rows: Sequence[Row], titles: Sequence[str]) -> Any:
     return table
 
 
-def run_headline(results: Mapping[str, Any]) -> tuple[str, str | None]:
+def run_headline(results: RunResults) -> tuple[str, str | None]:
     """The run's headline (``MIXED: ...`` when its tasks disagree) and the gate's rule.
 
     Without verdicts: the reason there is none, and no gate line.
     """
     label, reason = verdict_of(results)
-    v = results.get("verdict")
-    if label is None or not isinstance(v, Mapping):
+    v = results.verdict
+    if label is None or v is None:
         return reason, None
-    return str(v.get("headline") or label), (str(v["gate"]) if v.get("gate") else None)
+    return v.headline or label, v.gate or None
 
 
 def decisions_headline(decisions: Sequence[tuple[str, str]]) -> str:

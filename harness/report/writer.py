@@ -8,12 +8,10 @@ store too, capped at the most recent :data:`HISTORY_RUNS`.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from pathlib import Path
-from typing import Any
 
+from harness.analysis.model import RunResults
 from harness.analysis.results import build_results
 from harness.errors import UsageError
 from harness.report.html import render_html
@@ -27,18 +25,7 @@ log = logging.getLogger(__name__)
 HISTORY_RUNS = 10
 
 
-def _clean(obj: Any) -> Any:
-    """NaN and infinity are not JSON: write them as null (economics adds a flag)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def history(store: Store, run: RunRow, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
+def history(store: Store, run: RunRow, limit: int = HISTORY_RUNS) -> list[RunResults]:
     """Results of the earlier runs of ``run``'s config (same digest), oldest first.
 
     A run whose stored config can no longer be analysed is skipped with a
@@ -80,7 +67,7 @@ def write_report(store: Store, run_id: str, reports_dir: str | Path) -> Path:
     out = Path(reports_dir) / run.run_id
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(_clean(results), indent=2) + "\n")
+        (out / "results.json").write_text(results.to_json())  # NaN and infinity as null
         (out / "report.md").write_text(render_markdown(results))
         (out / "index.html").write_text(page, encoding="utf-8")
         for plot in plots:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import pytest
 
+from harness.analysis.model import RunResults
 from harness.cli import main
 from harness.report.html import verdict_of
 from harness.store import Store
@@ -51,7 +51,7 @@ def _nontrivial_png(png: bytes) -> None:
 
 def test_report_shows_verdict_images_and_filters(page, toy_project, tmp_path):
     _, run_dir = _run(toy_project(tmp_path / "proj"), tmp_path)
-    results = json.loads((run_dir / "results.json").read_text())
+    results = RunResults.from_json((run_dir / "results.json").read_bytes())
     page.goto(run_dir / "index.html")
     _nontrivial_png(page.screenshot(tmp_path / "report.png"))
 
@@ -105,7 +105,7 @@ def test_outputs_and_inputs_are_text_not_markup(page, toy_project, tmp_path):
     page.screenshot(tmp_path / "xss.png")
 
     assert page.js("window.__xss") == 0
-    label, _ = verdict_of(json.loads((run_dir / "results.json").read_text()))
+    label, _ = verdict_of(RunResults.from_json((run_dir / "results.json").read_bytes()))
     assert page.js("document.title") == f"tunegate report {run_dir.name}: {label or 'no verdict'}"
     assert page.js("document.querySelectorAll('[onerror], [onload]').length") == 0
     assert page.js("document.scripts.length") == 1

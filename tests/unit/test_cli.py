@@ -331,3 +331,26 @@ def test_a_crash_logs_to_the_temp_folder_when_the_store_cannot_be_written(
     err = capsys.readouterr().err
     (log,) = (tmp_path / "tmp" / "tunegate").glob("crash-*.log")
     assert f"traceback in {log.resolve()}" in err
+
+
+def test_until_interrupted_closes_the_feedback_and_says_how_to_resume(capsys) -> None:
+    # One helper for run, gate and compare-base: Ctrl-C gives None (exit 130 upstream) and
+    # the resume hint; a normal return passes the value through; feedback closes either way.
+    from harness.commands.evaluate import _until_interrupted
+
+    class Feedback:
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    fb = Feedback()
+    assert _until_interrupted(fb, interrupted) is None  # type: ignore[arg-type]
+    assert fb.closed >= 1
+    assert "interrupted: finished examples are kept" in capsys.readouterr().err
+    fb2 = Feedback()
+    assert _until_interrupted(fb2, lambda: 7) == 7  # type: ignore[arg-type]
+    assert fb2.closed == 1 and capsys.readouterr().err == ""

@@ -225,17 +225,17 @@ def test_no_third_party_debug_in_the_log_even_under_a_callers_debug(project, tmp
 
 
 def test_compare_base_ends_with_the_table_and_headline(tmp_path, capsys, monkeypatch):
-    import json
-
     from harness import compare_base as cb
+    from tests.unit import resultskit as kit
 
     report = tmp_path / "rep" / "r1"
     report.mkdir(parents=True)
-    (report / "results.json").write_text(json.dumps({"confidence": 0.95, "tasks": [{
+    # A whole results.json (the command reads it back through RunResults).
+    (report / "results.json").write_text(kit.results({"confidence": 0.95, "tasks": [{
         "task": "codes", "variants": [{"name": "ft@embedded", "score": 0.8},
                                       {"name": "p@embedded:q8_0", "score": 0.4}],
         "comparisons": [{"candidate": "ft@embedded", "delta": 0.4, "ci_low": 0.2,
-                         "ci_high": 0.6}]}]}))
+                         "ci_high": 0.6}]}]}).to_json())
     decision = cb.BaseDecision("codes", cb.RETRAIN, "prompting the new base does not match",
                                "ft@embedded", "p@embedded:q8_0", None)
 

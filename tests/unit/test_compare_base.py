@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.model import TaskResult
 from harness.backends.base import parse_spec
 from harness.cli import main
 from harness.compare_base import KEEP, RETIRE, RETRAIN, UNSURE, decide_task, plan
 from harness.config import load_config
 from harness.errors import UsageError
+from tests.unit import resultskit as kit
 
 
 def _project(root: Path, adapter: bool = False) -> Path:
@@ -65,7 +67,7 @@ def test_cli_without_lora_variant_is_a_usage_error(tmp_path: Path, capsys) -> No
 
 
 def _task(delta: float, lo: float, hi: float, new_ft: tuple[float, float, float] | None = None
-          ) -> dict:
+          ) -> TaskResult:
     variants = [{"name": "zero@embedded:q8_0", "kind": "prompt", "dev_score": 0.5},
                 {"name": "ft@embedded", "kind": "lora", "dev_score": 0.7}]
     comps = [{"candidate": "ft@embedded", "delta": delta, "ci_low": lo, "ci_high": hi,
@@ -74,8 +76,8 @@ def _task(delta: float, lo: float, hi: float, new_ft: tuple[float, float, float]
         variants.append({"name": "ft@embedded:q8_0", "kind": "lora", "dev_score": 0.6})
         comps.append({"candidate": "ft@embedded:q8_0", "delta": new_ft[0], "ci_low": new_ft[1],
                       "ci_high": new_ft[2], "n": 80})
-    return {"task": "toy", "baseline": "zero@embedded:q8_0", "variants": variants,
-            "comparisons": comps, "economics": {"training_cost_usd": 12.5}}
+    return kit.task({"task": "toy", "baseline": "zero@embedded:q8_0", "variants": variants,
+                     "comparisons": comps, "economics": {"training_cost_usd": 12.5}})
 
 
 @pytest.mark.parametrize(("task", "label", "says"), [
@@ -85,7 +87,7 @@ def _task(delta: float, lo: float, hi: float, new_ft: tuple[float, float, float]
     (_task(0.2, 0.1, 0.3, (0.0, -0.1, 0.1)), KEEP, "keep the old base"),
     (_task(0.03, -0.02, 0.08), UNSURE, "about 300 test examples"),
 ])
-def test_decisions(task: dict, label: str, says: str) -> None:
+def test_decisions(task: TaskResult, label: str, says: str) -> None:
     d = decide_task(task, "embedded", "embedded:q8_0", min_gain=0.02, reeval_cost=5.0)
     assert d.label == label
     assert says in d.reason

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.results import build_results
 from harness.backends.base import BackendOptions, GenRequest, ModelSpec, create, parse_spec
 from harness.backends.context import (
     ContextWindow,
@@ -26,6 +25,7 @@ from harness.config import load_config
 from harness.errors import ExampleError, UsageError
 from harness.runner import STOP_AFTER_FAILURES, Runner
 from harness.store import Store
+from tests.unit.resultskit import results_json
 
 # Whitespace tokens of the toy prompt "Message: {input}\nAnswer:" for a long input:
 # "Message:" + 100 input words + "Answer:" = 102, + 1 BOS = 103, + the label " ALPHA"
@@ -61,7 +61,7 @@ def test_an_over_long_example_is_recorded_and_the_run_goes_on(project, edit, tmp
     assert recs["te3"].scores["label_accuracy"]["value"] == 1.0  # rows after it ran
     assert store.get_run(first.run_id).status == "incomplete"
     # The report counts it: 5 of 6 test examples scored, 1 error.
-    res = build_results(store.get_run(first.run_id), list(store.records(first.run_id)))
+    res = results_json(store.get_run(first.run_id), list(store.records(first.run_id)))
     (variant,) = res["tasks"][0]["variants"]
     assert (variant["n"], variant["errors"]) == (5, 1)
     # A resume tries only the failed example again, records it again, and finishes.

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.results import build_results
 from harness.backends.base import BackendOptions
 from harness.config import load_config
 from harness.report.writer import write_report
 from harness.runner import Runner
 from harness.store import Store
+from tests.unit.resultskit import results_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ def test_generation_families_run_parse_score_and_analyse(project, tmp_path):
         # calibrated is classification-only: 3 tasks x 2 variants + 1 task x 3, 8 examples
         assert (result.records, result.errors) == (72, 0)
         recs = list(store.records(result.run_id))
-        res = build_results(store.get_run(result.run_id), recs)
+        res = results_json(store.get_run(result.run_id), recs)
         report = write_report(store, result.run_id, tmp_path / "reports")
     finally:
         store.close()

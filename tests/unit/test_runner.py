@@ -185,7 +185,7 @@ def test_new_run_id_format():
 
 def test_several_samples_per_example_are_cached_apart_and_clustered(project, store, edit):
     """samples: 3 at temperature > 0: three draws per example, analysed per example."""
-    from harness.analysis.results import build_results
+    from tests.unit.resultskit import results_json
 
     edit(project.task, "metric: accuracy\n",
          "metric: accuracy\ngeneration: {temperature: 1.0}\n")
@@ -205,7 +205,7 @@ def test_several_samples_per_example_are_cached_apart_and_clustered(project, sto
     assert any(len(t) > 1 for t in texts.values())  # the draws really differ
     again = _runner(project, store).run()
     assert again.model_calls == 0
-    res = build_results(store.get_run(result.run_id), records)
+    res = results_json(store.get_run(result.run_id), records)
     task = res["tasks"][0]
     echo = next(v for v in task["variants"] if v["name"] == "echo")
     assert echo["n"] == 6  # examples, not samples

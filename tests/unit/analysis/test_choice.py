@@ -8,18 +8,20 @@ variants, and compare-base treated a dev score of 0.0 as missing.
 import math
 
 from harness.analysis.choice import best_on_dev, best_variant
+from harness.analysis.model import VariantResult
 from harness.analysis.results import choose_baseline
 from harness.compare_base import decide_task
+from tests.unit import resultskit as kit
 
 
 def _v(name: str, dev: float | None, tokens: float | None = None, kind: str = "rag"
-       ) -> dict[str, object]:
+       ) -> VariantResult:
     entry: dict[str, object] = {"name": name, "kind": kind}
     if dev is not None:
         entry["dev_score"] = dev
     if tokens is not None:
         entry["dev_prompt_tokens_mean"] = tokens
-    return entry
+    return kit.variant(entry)
 
 
 def test_higher_dev_score_wins_whatever_the_order_tokens_or_name() -> None:
@@ -64,5 +66,37 @@ def test_compare_base_picks_the_old_adapter_by_the_same_rule() -> None:
                 {"name": "fb@old", "kind": "lora"}]
     comps = [{"candidate": n, "delta": 0.0, "ci_low": -0.1, "ci_high": 0.1, "n": 50}
              for n in ("fa@old", "fb@old")]
-    task = {"task": "t", "baseline": "zero@new", "variants": variants, "comparisons": comps}
+    task = kit.task({"task": "t", "baseline": "zero@new", "variants": variants,
+                     "comparisons": comps})
     assert decide_task(task, "old", "new", min_gain=0.02).old_adapter == "fa@old"
+
+
+def test_the_prompt_search_ranks_its_candidates_by_the_same_rule() -> None:
+    # Round ranking (search_run._rank): b and c tie on mean dev score 0.5; c used fewer mean
+    # tokens per example (10 < 20), so c before b; a (0.25) last; z has no score: after all.
+    from harness.search_run import _rank
+
+    results = {"a": {"e1": (0.5, 10), "e2": (0.0, 10)}, "b": {"e1": (1.0, 20), "e2": (0.0, 20)},
+               "c": {"e1": (0.0, 10), "e2": (1.0, 10)}, "z": {"e1": (math.nan, 5)}}
+    assert [n for n, _ in _rank(["z", "a", "b", "c"], results, ["e1", "e2"])] == [
+        "c", "b", "a", "z"]
+
+
+def test_the_leaderboard_and_the_runner_up_follow_the_rule() -> None:
+    # Leaderboard rows: dev 0.5, 0.5, 1.0, none (NaN) -> best first, the tie by name (p
+    # before q), the unscored last.
+    import numpy as np
+
+    from harness.analysis.search import honesty_notes, leaderboard
+
+    variants = [{"name": n, "kind": "prompt"} for n in ("q", "p", "top", "none")]
+    dev = {"q": {"e1": 0.0, "e2": 1.0}, "p": {"e1": 1.0, "e2": 0.0},
+           "top": {"e1": 1.0, "e2": 1.0}, "none": {"e1": math.nan}}
+    board = leaderboard(variants, dev, {}, None, {}, np.random.default_rng(0), 50, 0.95)
+    assert [r["name"] for r in board["rows"]] == ["top", "p", "q", "none"]
+    # Runner-up to baseline b0 (dev 1, 0) among p (1, 0) and q (0, 1), tied at 0.5: p by
+    # name, as best_on_dev says (the old max(mean, name) took q). p equals b0 on both
+    # examples, so the note says they score the same.
+    dev["b0"] = {"e1": 1.0, "e2": 0.0}
+    *_, note = honesty_notes("b0", ["b0", "q", "p"], dev, np.random.default_rng(0), 50, 0.95)
+    assert "(b0 and p) score the same on every one of 2 shared dev examples" in note

@@ -20,6 +20,8 @@ from harness.analysis.verdict import JUSTIFIED, decide, exit_code
 from harness.history import regressions
 from harness.report.markdown import render_markdown
 from harness.store import Record, RunRow, Store
+from tests.unit.resultskit import contract, results_json
+from tests.unit.resultskit import label_of as _label
 
 MODEL = "fake:keyword"
 
@@ -65,12 +67,12 @@ def test_issue14_case3_all_agree_is_inconclusive_not_too_small() -> None:
     # planning sd is sqrt(3/12) = 0.5 (rule of three), MDE = 2.8016 * 0.5 / sqrt(12) = 0.404,
     # the distance to min_gain floored at MDE/4 = 0.101, n_needed = (2.8016 * 0.5 / 0.101)^2
     # = 16 * 12 = 192, so 192 - 12 = 180 more.
-    res = build_results(_run(("t",), {"min_gain": 0.02}), _task("t", [True] * 12, [True] * 12))
+    res = results_json(_run(("t",), {"min_gain": 0.02}), _task("t", [True] * 12, [True] * 12))
     entry, comp = _decided(res)
     assert (comp["ci_low"], comp["ci_high"]) == pytest.approx((-0.26465, 0.26465), abs=1e-5)
     assert comp["p_value"] == 1.0 and comp["n_needed"] == 192
     assert entry["verdict"]["label"] == "INCONCLUSIVE: need ~180 more examples"
-    assert exit_code(res["verdict"]["label"]) == 3
+    assert exit_code(_label(res["verdict"])) == 3
     # Each variant's own accuracy, 12/12: Wilson [0.7575, 1], not [1, 1].
     for v in entry["variants"]:
         assert (v["ci_low"], v["ci_high"]) == pytest.approx((0.75751, 1.0), abs=1e-5)
@@ -79,7 +81,7 @@ def test_issue14_case3_all_agree_is_inconclusive_not_too_small() -> None:
 def test_issue14_case3_at_two_examples() -> None:
     # min_examples: 2, n = 2, both right on both: +/- (1 - sqrt(0.025)) = +/- 0.8419;
     # planning sd 1 (3/2 capped at 1), n_needed = 16 * 2 = 32: 30 more.
-    res = build_results(_run(("t",), {"min_gain": 0.02, "min_examples": 2}),
+    res = results_json(_run(("t",), {"min_gain": 0.02, "min_examples": 2}),
                         _task("t", [True] * 2, [True] * 2))
     entry, comp = _decided(res)
     assert (comp["ci_low"], comp["ci_high"]) == pytest.approx((-0.84189, 0.84189), abs=1e-5)
@@ -96,14 +98,14 @@ def test_issue18_case1_not_significant_is_inconclusive(min_gain: float) -> None:
     # -> 89 (49 more).
     base = [True] * 20 + [False] * 20
     cand = [True] * 25 + [False] * 15
-    res = build_results(_run(("t",), {"min_gain": min_gain}), _task("t", base, cand))
+    res = results_json(_run(("t",), {"min_gain": min_gain}), _task("t", base, cand))
     entry, comp = _decided(res)
     assert comp["p_value"] == 0.0625 and comp["test"] == "mcnemar_exact"
     assert comp["ci_low"] < 0 < comp["ci_high"]
     more = {0.0: 23, 0.02: 49}[min_gain]
     assert entry["verdict"]["label"] == f"INCONCLUSIVE: need ~{more} more examples"
     assert "p=0.062" in entry["verdict"]["reason"]
-    assert exit_code(res["verdict"]["label"]) == 3
+    assert exit_code(_label(res["verdict"])) == 3
 
 
 def _six_wins() -> tuple[list[bool], list[bool]]:
@@ -116,7 +118,7 @@ def test_issue18_case2_holm_decides_with_three_tasks() -> None:
     # every task INCONCLUSIVE, exit 3 (old: each passed, showing p(Holm) 0.094).
     base, cand = _six_wins()
     names = ("t1", "t2", "t3")
-    res = build_results(_run(names, {"min_gain": 0.0}),
+    res = results_json(_run(names, {"min_gain": 0.0}),
                         [r for t in names for r in _task(t, base, cand)])
     for name in names:
         entry, comp = _decided(res, name)
@@ -126,19 +128,19 @@ def test_issue18_case2_holm_decides_with_three_tasks() -> None:
         assert comp["ci_low"] < 0
         assert entry["verdict"]["label"].startswith("INCONCLUSIVE")
         assert "98.3% CI" in entry["verdict"]["reason"]
-    assert exit_code(res["verdict"]["label"]) == 3
+    assert exit_code(_label(res["verdict"])) == 3
 
 
 def test_issue18_case2_one_task_is_unadjusted() -> None:
     # The same task alone: p = 0.03125 < 0.05 and the 95% interval's lower bound is above 0
     # (0.0097): with min_gain 0 it is justified, as before.
     base, cand = _six_wins()
-    res = build_results(_run(("t",), {"min_gain": 0.0}), _task("t", base, cand))
+    res = results_json(_run(("t",), {"min_gain": 0.0}), _task("t", base, cand))
     entry, comp = _decided(res)
     assert comp["p_holm"] == 0.03125 and comp["confidence"] == 0.95
     assert comp["ci_low"] > 0
-    assert entry["verdict"]["label"] == JUSTIFIED
-    assert exit_code(res["verdict"]["label"]) == 0
+    assert entry["verdict"]["label"] == str(JUSTIFIED)
+    assert exit_code(_label(res["verdict"])) == 0
 
 
 def test_other_comparisons_are_their_own_family() -> None:
@@ -149,8 +151,8 @@ def test_other_comparisons_are_their_own_family() -> None:
     run.config["variants"].insert(1, {"name": "prompt2", "kind": "prompt"})
     recs = _task("t", base, cand) + _recs("t", "prompt2", "dev", [False] * 4) \
         + _recs("t", "prompt2", "test", cand)
-    entry, comp = _decided(build_results(run, recs))
-    assert comp["confidence"] == 0.95 and entry["verdict"]["label"] == JUSTIFIED
+    entry, comp = _decided(results_json(run, recs))
+    assert comp["confidence"] == 0.95 and entry["verdict"]["label"] == str(JUSTIFIED)
 
 
 def test_continuous_identical_scores_are_inconclusive_with_a_stated_plan() -> None:
@@ -164,7 +166,9 @@ def test_continuous_identical_scores_are_inconclusive_with_a_stated_plan() -> No
     assert "no interval" in c.note and "rule of three" in c.note
     assert c.n_needed == 192 and c.mde == pytest.approx(0.4044, abs=1e-4)
     v = decide(c, None, min_gain=0.02, max_payback_months=12)
-    assert v.label == "INCONCLUSIVE: need ~180 more examples"
+    # n_needed 192 - n 12 = 180, carried by the label as a field.
+    assert str(v.label) == "INCONCLUSIVE: need ~180 more examples"
+    assert v.label.examples_needed == 180
     assert "no interval" in v.reason
 
 
@@ -213,7 +217,7 @@ def test_holm_level_is_shown_in_the_markdown_report() -> None:
     text = render_markdown(res)
     assert text.count(" at 98.3% |") == 3
     assert "by paired bootstrap" not in text
-    _, comp = _decided(res, "t1")
+    _, comp = _decided(contract(res), "t1")
     assert comp["note"].startswith("98.3% interval: Holm's level")
 
 

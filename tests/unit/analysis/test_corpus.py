@@ -22,11 +22,12 @@ from harness.analysis.corpus import (
     corpus_interval,
     example_stats,
 )
-from harness.analysis.results import build_results
 from harness.analysis.verdict import TOO_SMALL, exit_code
 from harness.history import history, regressions
 from harness.scoring.corpus import CORPUS_METRICS, label_counts, macro_f1_value
 from harness.store import Record, RunRow, Store
+from tests.unit.resultskit import label_of as _label
+from tests.unit.resultskit import results_json
 
 MACRO = CORPUS_METRICS.get("macro_f1")
 LABELS = ["A", "B", "C"]
@@ -99,7 +100,7 @@ def _run(metric: str = "macro_f1") -> RunRow:
 
 
 def test_macro_f1_task_is_decided_on_macro_f1_not_accuracy() -> None:
-    res = build_results(_run(), _records())
+    res = results_json(_run(), _records())
     (task,) = res["tasks"]
     assert (task["metric"], task["score_kind"]) == ("macro_f1", "corpus")
     # Baseline chosen on dev by macro-F1 (accuracy would choose p_acc, 0.90 > 0.80).
@@ -121,8 +122,8 @@ def test_macro_f1_task_is_decided_on_macro_f1_not_accuracy() -> None:
     # Per example (label correctness): ft wins the 30 A rows p_f1 answered C, loses 10.
     assert (comp["wins"], comp["losses"], comp["ties"]) == (30, 10, 60)
     assert task["candidate"] == "ft"
-    assert task["verdict"]["label"] == TOO_SMALL
-    assert exit_code(task["verdict"]["label"]) == 1
+    assert task["verdict"]["label"] == str(TOO_SMALL)
+    assert exit_code(_label(task["verdict"])) == 1
     # Economics: error rate = 1 - macro-F1; (0.316667 - 0.684211) x 1000 calls x $1
     # = -$367.54 a month (on accuracy it would have been +$200).
     assert task["economics"]["error_saving_usd"] == pytest.approx(
@@ -131,7 +132,7 @@ def test_macro_f1_task_is_decided_on_macro_f1_not_accuracy() -> None:
 
 
 def test_accuracy_task_is_unchanged() -> None:
-    (task,) = build_results(_run("accuracy"), _records())["tasks"]
+    (task,) = results_json(_run("accuracy"), _records())["tasks"]
     # Dev accuracy: p_acc 0.90 > p_f1 0.80, so p_acc is the baseline; ft ties it on test.
     assert task["baseline"] == "p_acc"
     assert task["metric"] == "accuracy" and task["score_kind"] == "binary"

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.analysis.model import VerdictLabel
 from harness.analysis.verdict import (
     JUSTIFIED,
     NO_PAYBACK,
@@ -22,7 +23,7 @@ from harness.analysis.verdict import (
 RULE = "(it passes only when every task justifies fine-tuning)"
 
 
-def _v(label: str) -> Verdict:
+def _v(label: VerdictLabel) -> Verdict:
     return Verdict(label, "numbers.")
 
 
@@ -48,7 +49,7 @@ def test_other_labels_are_grouped_in_order_of_appearance() -> None:
 
 
 def test_agreeing_tasks_give_their_label() -> None:
-    assert headline({"a": _v(JUSTIFIED)}) == JUSTIFIED
+    assert headline({"a": _v(JUSTIFIED)}) == str(JUSTIFIED)
     assert headline({"a": _v(TOO_SMALL), "b": _v(TOO_SMALL)}) == f"{TOO_SMALL} (all 2 tasks)"
     assert gate_statement({"a": _v(JUSTIFIED)}) == (
         "gate: passes (exit 0): the task justifies fine-tuning")
@@ -79,7 +80,7 @@ LABELS = st.sampled_from([JUSTIFIED, TOO_SMALL, NO_PAYBACK, USE_RAG, inconclusiv
 
 @given(st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), LABELS, min_size=1,
                        max_size=8))
-def test_headline_and_gate_agree_with_the_gate_rule(labels: dict[str, str]) -> None:
+def test_headline_and_gate_agree_with_the_gate_rule(labels: dict[str, VerdictLabel]) -> None:
     verdicts = {k: _v(v) for k, v in labels.items()}
     code = exit_code(overall(verdicts).label)
     assert f"(exit {code})" in gate_statement(verdicts)

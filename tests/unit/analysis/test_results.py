@@ -9,6 +9,7 @@ import pytest
 from harness.analysis.results import build_results, choose_baseline
 from harness.report.markdown import render_markdown
 from harness.store import Record, RunRow
+from tests.unit.resultskit import results_json
 
 MODEL = "fake:keyword"
 
@@ -50,10 +51,10 @@ def _dev_best_is_not_test_best():
 
 
 def test_top_level_fields():
-    res = build_results(_run(), _dev_best_is_not_test_best())
+    res = results_json(_run(), _dev_best_is_not_test_best())
     assert {k: res[k] for k in ("schema", "run_id", "created", "config_digest", "config_path",
                                 "status", "model_calls", "seed", "confidence", "resamples")} == {
-        "schema": 1, "run_id": "run-1", "created": "2026-01-01T00:00:00+00:00",
+        "schema": 2, "run_id": "run-1", "created": "2026-01-01T00:00:00+00:00",
         "config_digest": "digest", "config_path": "cfg.yaml", "status": "done",
         "model_calls": 12, "seed": 3, "confidence": 0.9, "resamples": 200}
     (task,) = res["tasks"]
@@ -62,7 +63,7 @@ def test_top_level_fields():
 
 
 def test_baseline_is_the_best_prompt_on_dev_not_on_test():
-    (task,) = build_results(_run(), _dev_best_is_not_test_best())["tasks"]
+    (task,) = results_json(_run(), _dev_best_is_not_test_best())["tasks"]
     assert task["baseline"] == "p1"
     assert task["baseline_reason"] == "highest dev score 1.000 (vs p2 0.500)"
     by = {v["name"]: v for v in task["variants"]}
@@ -76,7 +77,7 @@ def test_baseline_is_the_best_prompt_on_dev_not_on_test():
 
 
 def test_variant_entry_metrics_and_confusion():
-    (task,) = build_results(_run(), _dev_best_is_not_test_best())["tasks"]
+    (task,) = results_json(_run(), _dev_best_is_not_test_best())["tasks"]
     p1 = next(v for v in task["variants"] if v["name"] == "p1")
     assert (p1["kind"], p1["model"], p1["n"], p1["errors"]) == ("prompt", MODEL, 5, 0)
     assert p1["metrics"]["accuracy"] == pytest.approx(0.2)
@@ -88,11 +89,11 @@ def test_variant_entry_metrics_and_confusion():
 
 def test_deterministic_and_in_config_order():
     recs = _dev_best_is_not_test_best()
-    res = build_results(_run(), recs)
+    res = results_json(_run(), recs)
     # The store yields records sorted by variant then example; cells may come in any order.
     p2_first = [r for r in recs if r.variant == "p2"] + [r for r in recs if r.variant == "p1"]
-    assert res == build_results(_run(), p2_first)
-    flipped = build_results(_run(variants=(("p2", "prompt"), ("p1", "prompt"))), recs)
+    assert res == results_json(_run(), p2_first)
+    flipped = results_json(_run(variants=(("p2", "prompt"), ("p1", "prompt"))), recs)
     assert [v["name"] for v in res["tasks"][0]["variants"]] == ["p1", "p2"]
     assert [v["name"] for v in flipped["tasks"][0]["variants"]] == ["p2", "p1"]
 
@@ -101,7 +102,7 @@ def test_finetuned_variant_is_never_the_baseline():
     recs = _dev_best_is_not_test_best() + _cell("ft", "dev", GOLD_DEV, GOLD_DEV, tokens=1) \
         + _cell("ft", "test", GOLD_TEST, GOLD_TEST)
     run = _run(variants=(("p1", "prompt"), ("p2", "prompt"), ("ft", "finetune")))
-    (task,) = build_results(run, recs)["tasks"]
+    (task,) = results_json(run, recs)["tasks"]
     assert task["baseline"] == "p1"
     assert {c["candidate"] for c in task["comparisons"]} == {"p2", "ft"}
     assert next(v for v in task["variants"] if v["name"] == "ft")["kind"] == "finetune"
@@ -112,7 +113,7 @@ def test_dev_tie_goes_to_the_shorter_prompt_then_the_name():
             + _cell("p1", "dev", GOLD_DEV, GOLD_DEV, tokens=90)
             + _cell("p1", "test", GOLD_TEST, GOLD_TEST) + _cell("p2", "test", GOLD_TEST,
                                                                 GOLD_TEST))
-    assert build_results(_run(), recs)["tasks"][0]["baseline"] == "p2"
+    assert results_json(_run(), recs)["tasks"][0]["baseline"] == "p2"
     assert choose_baseline({"b": 0.5, "a": 0.5}, {"a": 3, "b": 3}, ["b", "a"])[0] == "a"
 
 
@@ -123,7 +124,7 @@ def test_no_dev_scores_uses_the_first_prompt_variant():
     recs = _cell("p1", "test", GOLD_TEST, GOLD_TEST) + _cell("p2", "test", GOLD_TEST, GOLD_TEST)
     # "first listed" means first in the config, whatever order the records come in.
     run = _run(variants=(("p2", "prompt"), ("p1", "prompt")))
-    (task,) = build_results(run, recs)["tasks"]
+    (task,) = results_json(run, recs)["tasks"]
     assert task["baseline"] == "p2"
     assert [v["name"] for v in task["variants"]] == ["p2", "p1"]
     assert "dev_score" not in task["variants"][0]
@@ -133,7 +134,7 @@ def test_errors_are_counted_and_unpaired_examples_dropped():
     recs = _dev_best_is_not_test_best()
     recs = [r for r in recs if not (r.variant == "p2" and r.example_id == "test4")]
     recs.append(_rec("p2", "test", "test4", "A", None, error="transient: boom"))
-    (task,) = build_results(_run(), recs)["tasks"]
+    (task,) = results_json(_run(), recs)["tasks"]
     p2 = next(v for v in task["variants"] if v["name"] == "p2")
     assert (p2["n"], p2["errors"]) == (4, 1)
     (c,) = task["comparisons"]
@@ -144,7 +145,7 @@ def test_invalid_predictions_and_unscored_examples():
     recs = (_cell("p1", "dev", GOLD_DEV, GOLD_DEV)
             + _cell("p1", "test", GOLD_TEST, ["A", None, None, "B", "A"])
             + [_rec("p1", "test", "test9", "B", "B", value=None)])
-    (task,) = build_results(_run(variants=(("p1", "prompt"),)), recs)["tasks"]
+    (task,) = results_json(_run(variants=(("p1", "prompt"),)), recs)["tasks"]
     (v,) = task["variants"]
     assert v["n"] == 5  # the unscored example is not in the mean
     assert v["score"] == pytest.approx(3 / 5)
@@ -161,7 +162,7 @@ def test_multi_model_names_and_task_without_records():
             + _cell("p1", "test", GOLD_TEST, GOLD_TEST, model="fake:flaky"))
     run = _run(variants=(("p1", "prompt"),), models=("fake:keyword", "fake:flaky"),
                tasks=("toy", "empty"))
-    toy, empty = build_results(run, recs)["tasks"]
+    toy, empty = results_json(run, recs)["tasks"]
     assert toy["baseline"] == "p1@fake:keyword"
     assert {v["name"]: v["model"] for v in toy["variants"]} == {
         "p1@fake:keyword": "fake:keyword", "p1@fake:flaky": "fake:flaky"}
@@ -172,7 +173,7 @@ def test_multi_model_names_and_task_without_records():
 
 def test_variant_without_test_records_does_not_crash():
     recs = _cell("p1", "dev", GOLD_DEV, GOLD_DEV) + _cell("p2", "dev", GOLD_DEV, GOLD_DEV[::-1])
-    (task,) = build_results(_run(), recs)["tasks"]
+    (task,) = results_json(_run(), recs)["tasks"]
     assert task["baseline"] == "p1"
     assert all(v["n"] == 0 and math.isnan(v["score"]) for v in task["variants"])
     assert all(math.isnan(v["metrics"]["accuracy"]) for v in task["variants"])
@@ -192,7 +193,7 @@ def test_economics_that_cannot_be_priced_is_a_note_not_a_crash():
     recs = (_cell("p1", "dev", GOLD_DEV, GOLD_DEV) + _cell("p1", "test", GOLD_TEST, GOLD_TEST)
             + _cell("ft", "dev", GOLD_DEV, GOLD_DEV)
             + _cell("ft", "test", GOLD_TEST, GOLD_TEST, error="transient: boom"))
-    task = build_results(run, recs)["tasks"][0]
+    task = results_json(run, recs)["tasks"][0]
     assert task["economics"] is None
     assert task["economics_note"].startswith("economics not computed: error_rate is missing")
     assert task["verdict"]["label"].startswith("INCONCLUSIVE")

@@ -29,6 +29,7 @@ from harness.export import records_frame
 from harness.history import history, regressions
 from harness.report.sidebyside import collect_examples
 from harness.store import Record, RunRow, Store
+from tests.unit.resultskit import results_json
 
 RIGHT = 16.75 / 30  # 0.558333
 
@@ -95,7 +96,7 @@ def test_the_definition() -> None:
 def test_report(store) -> None:
     run = RunRow("r1", "2026-01-01", None, "done", "cfg.yaml", "x",
                  _config(["m"], [{"name": "v", "kind": "prompt"}]), 0)
-    (task,) = build_results(run, _records("r1"))["tasks"]
+    (task,) = results_json(run, _records("r1"))["tasks"]
     (v,) = task["variants"]
     assert v["score"] == pytest.approx(RIGHT)  # 55.8%, not 63.3% or 56.3%
     assert v["metrics"]["accuracy"] == pytest.approx(RIGHT)
@@ -153,10 +154,10 @@ def test_compare_base_uses_the_same_definition() -> None:
             + [_rec("r", "p", "new", "dev", 0, 0, 1.0)])
     run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x",
                  _config(["old", "new"], variants), 0)
-    (task,) = build_results(run, recs)["tasks"]
-    comp = next(c for c in task["comparisons"] if c["candidate"] == "ft@old")
-    assert comp["delta"] == pytest.approx(-0.075)
-    assert comp["n"] == 30
+    (task,) = build_results(run, recs).tasks
+    comp = task.comparison("ft@old")
+    assert comp is not None and comp.delta == pytest.approx(-0.075)
+    assert comp.n == 30
     decision = decide_task(task, "old", "new", 0.02)
     assert "-7.5 pp" in decision.reason
 
@@ -188,7 +189,7 @@ def test_every_scorer_table_field_accuracy_and_retrieval_average_examples_first(
                          "primary": "field_f1"}],
               "variants": [{"name": "v", "kind": "rag"}], "models": ["m"]}
     run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x", config, 0)
-    (v,) = build_results(run, recs)["tasks"][0]["variants"]
+    (v,) = results_json(run, recs)["tasks"][0]["variants"]
     assert v["score"] == 0.5
     assert v["scorers"]["field_f1"]["mean"] == 0.5 and v["scorers"]["field_f1"]["n"] == 2
     assert v["scorers"]["exact_match"]["mean"] == 0.5
@@ -213,7 +214,7 @@ def test_per_label_rates_weigh_each_example_once() -> None:
                                                 rec(1, 2, None, "x")]
     run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x",
                  _config(["m"], [{"name": "v", "kind": "prompt"}]), 0)
-    (v,) = build_results(run, recs)["tasks"][0]["variants"]
+    (v,) = results_json(run, recs)["tasks"][0]["variants"]
     assert v["score"] == 0.5 and v["metrics"]["accuracy"] == 0.5
     assert v["metrics"]["invalid_rate"] == 0.5
     assert v["per_label"]["A"]["recall"] == 0.5 and v["per_label"]["A"]["support"] == 2

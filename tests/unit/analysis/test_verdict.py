@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.analysis.economics import EconomicsInputs, VariantMeasurements, break_even
+from harness.analysis.model import Outcome, TaskVerdict, VerdictLabel
 from harness.analysis.stats import Comparison, compare
 from harness.analysis.verdict import (
     JUSTIFIED,
@@ -45,7 +46,7 @@ NEVER = _econ(retrain_every_months=1)  # maintenance exceeds the saving
 
 def test_justified_states_its_numbers() -> None:
     v = decide(_cmp(0.12, 0.05, 0.19, p=0.003), PAYS, min_gain=0.02, max_payback_months=6)
-    assert v.label == JUSTIFIED == "FINE-TUNE JUSTIFIED"
+    assert v.label == JUSTIFIED and str(v.label) == "FINE-TUNE JUSTIFIED"
     for part in ("+0.120", "95% CI +0.050 to +0.190", "p=0.003", "n=200", "4.7 months",
                  "limit 6"):
         assert part in v.reason
@@ -60,7 +61,7 @@ def test_justified_without_economics_says_payback_unchecked() -> None:
 
 def test_does_not_pay_back() -> None:
     slow = decide(_cmp(0.12, 0.05, 0.19), SLOW, min_gain=0.02, max_payback_months=6)
-    assert slow.label == NO_PAYBACK == "NOT JUSTIFIED: does not pay back"
+    assert slow.label == NO_PAYBACK and str(slow.label) == "NOT JUSTIFIED: does not pay back"
     assert "46.7 months" in slow.reason
     never = decide(_cmp(0.12, 0.05, 0.19), NEVER, min_gain=0.02, max_payback_months=6)
     assert never.label == NO_PAYBACK and "never pays back" in never.reason
@@ -69,14 +70,16 @@ def test_does_not_pay_back() -> None:
 
 def test_gain_too_small() -> None:
     v = decide(_cmp(0.005, -0.01, 0.019, p=0.4), PAYS, min_gain=0.02, max_payback_months=6)
-    assert v.label == TOO_SMALL == "NOT JUSTIFIED: gain too small"
+    assert v.label == TOO_SMALL and str(v.label) == "NOT JUSTIFIED: gain too small"
     assert "p=0.400" in v.reason and "-0.010" in v.reason
 
 
 def test_inconclusive_asks_for_n_needed_minus_n() -> None:
     v = decide(_cmp(0.03, -0.01, 0.07, n=200, n_needed=650), PAYS, min_gain=0.02,
                max_payback_months=6)
-    assert v.label == "INCONCLUSIVE: need ~450 more examples"
+    # n_needed 650 - n 200 = 450: a field of the label, and the text quotes it.
+    assert str(v.label) == "INCONCLUSIVE: need ~450 more examples"
+    assert v.label.outcome is Outcome.INCONCLUSIVE and v.label.examples_needed == 450
     assert v.more_examples == 450 and "450 more" in v.reason
     floor = decide(_cmp(0.03, -0.01, 0.07, n=200, n_needed=150), PAYS, min_gain=0.02,
                    max_payback_months=6)
@@ -99,7 +102,7 @@ def test_use_rag_when_rag_wins_and_lora_does_not_beat_it() -> None:
     rag = _cmp(0.30, 0.22, 0.38, p=0.0001)
     v = decide(_cmp(0.15, 0.08, 0.22), PAYS, min_gain=0.02, max_payback_months=6,
                rag_comparison=rag)
-    assert v.label == USE_RAG == "USE RAG: knowledge gap"
+    assert v.label == USE_RAG and str(v.label) == "USE RAG: knowledge gap"
     assert "+0.300" in v.reason and "p<0.001" in v.reason and "+0.150" in v.reason
 
 
@@ -129,12 +132,23 @@ def test_exit_codes() -> None:
     assert exit_code(JUSTIFIED) == 0
     assert exit_code(TOO_SMALL) == exit_code(NO_PAYBACK) == exit_code(USE_RAG) == 1
     assert exit_code(inconclusive_label(12)) == 3
+
+
+def test_a_label_read_back_from_results_json_keeps_its_count_without_parsing_text() -> None:
+    # results.json: {"label": "INCONCLUSIVE: need ~12 more examples", "examples_needed": 12};
+    # the count comes from its own field (a text that says ~99 does not change it).
+    read = TaskVerdict.model_validate({"label": "INCONCLUSIVE: need ~99 more examples",
+                                       "examples_needed": 12, "reason": "x"})
+    assert read.label == inconclusive_label(12) and read.label.exit_code == 3
+    assert TaskVerdict.model_validate({"label": "USE RAG: knowledge gap",
+                                       "reason": "x"}).label == USE_RAG
     with pytest.raises(ValueError, match="not a verdict label"):
-        exit_code("MAYBE")
+        TaskVerdict.model_validate({"label": "MAYBE", "reason": "x"})
 
 
-def _v(label: str, more: int | None = None) -> Verdict:
-    return Verdict(label, "because.", more)
+def _v(label: VerdictLabel, more: int | None = None) -> Verdict:
+    assert more == label.examples_needed  # the count travels with the label
+    return Verdict(label, "because.")
 
 
 def test_overall_all_justified_passes() -> None:
@@ -168,8 +182,8 @@ def test_overall_inconclusive_sums_examples() -> None:
 def test_overall_rejects_empty_and_unknown() -> None:
     with pytest.raises(ValueError, match="no task verdicts"):
         overall({})
-    with pytest.raises(ValueError, match="not a verdict label"):
-        overall({"a": _v("PERHAPS")})
+    # An unknown label cannot reach overall(): VerdictLabel holds an Outcome (see
+    # test_a_label_read_back_from_results_json_keeps_its_count_without_parsing_text).
 
 
 def test_verdict_is_frozen() -> None:

@@ -7,6 +7,7 @@ import numpy as np
 from harness.analysis.families import field_accuracy
 from harness.report.family_plots import fields_png, tone_png
 from harness.taskspec import Normalize
+from tests.unit import resultskit as kit
 
 PNG = b"\x89PNG"
 
@@ -50,18 +51,19 @@ def test_fields_png_only_for_format_with_fields() -> None:
     task = {"family": "format", "variants": [
         {"name": "few", "fields": {"a": _field(0.5), "b": _field(0.9)}},
         {"name": "lora", "fields": {"a": _field(0.8)}}]}
-    assert fields_png(task)[:4] == PNG
-    assert fields_png({**task, "family": "tone"}) is None
-    assert fields_png({"family": "format", "variants": [{"name": "x"}]}) is None
+    assert fields_png(kit.task(task))[:4] == PNG
+    assert fields_png(kit.task({**task, "family": "tone"})) is None
+    assert fields_png(kit.task({"family": "format", "variants": [{"name": "x"}]})) is None
 
 
 def test_tone_png_needs_style_and_similarity() -> None:
     def sc(mean: float) -> dict:
-        return {"mean": mean, "ci_low": mean - 0.05, "ci_high": mean + 0.05}
+        return {"mean": mean, "ci_low": mean - 0.05, "ci_high": mean + 0.05, "n": 40,
+                "unscored": 0, "higher_is_better": True}
 
     task = {"family": "tone", "variants": [
         {"name": "few", "scorers": {"style_accuracy": sc(0.9), "similarity_source": sc(0.4)}},
         {"name": "zero", "scorers": {"style_accuracy": sc(0.1)}}]}
-    assert tone_png(task)[:4] == PNG
-    assert tone_png({"family": "tone", "variants": [task["variants"][1]]}) is None
-    assert tone_png({**task, "family": "format"}) is None
+    assert tone_png(kit.task(task))[:4] == PNG
+    assert tone_png(kit.task({"family": "tone", "variants": [task["variants"][1]]})) is None
+    assert tone_png(kit.task({**task, "family": "format"})) is None

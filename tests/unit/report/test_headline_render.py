@@ -12,6 +12,7 @@ from harness.report.fonts import FALLBACK, font_families
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.plots import confusion_png
+from tests.unit import resultskit as kit
 
 HEAD = "MIXED: fine-tuning justified on 1 of 2 tasks; b: <use RAG> (knowledge gap)"
 GATE = "gate: fails (exit 1) because 1 task fails (it passes only when every task ...)"
@@ -21,9 +22,9 @@ def _results(verdict):
     task = {"task": "a", "family": "classification", "metric": "accuracy", "baseline": None,
             "variants": [], "comparisons": [], "verdict": {"label": "FINE-TUNE JUSTIFIED",
                                                            "reason": "ok."}}
-    return {"run_id": "r", "created": "t", "config_path": "c.yaml", "config_digest": "d",
-            "seed": 1, "status": "done", "model_calls": 0, "confidence": 0.95,
-            "verdict": verdict, "tasks": [task]}
+    return kit.results({"run_id": "r", "created": "t", "config_path": "c.yaml",
+                        "config_digest": "d", "seed": 1, "status": "done", "model_calls": 0,
+                        "confidence": 0.95, "verdict": verdict, "tasks": [task]})
 
 
 VERDICT = {"label": "USE RAG: knowledge gap", "reason": "1 of 2 tasks fail: b.",
@@ -60,9 +61,9 @@ LABELS = ["配送", "طلب", "😀 ok", "ORCA", "मदद", "Ελλάδα", "�
 
 
 def _task():
-    return {"task": "t", "family": "classification", "baseline": "p", "variants": [
+    return kit.task({"task": "t", "family": "classification", "baseline": "p", "variants": [
         {"name": "p", "kind": "prompt", "n": 7,
-         "confusion": {"labels": LABELS, "matrix": [[1] * 7] * 7}}]}
+         "confusion": {"labels": LABELS, "matrix": [[1] * 7] * 7}}]})
 
 
 def _missing_glyphs(draw) -> list[str]:

@@ -18,6 +18,7 @@ from harness.report.plots import make_plots
 from harness.report.sidebyside import collect_examples, render_examples
 from harness.report.writer import history
 from harness.store import Record, RunRow, Store
+from tests.unit import resultskit as kit
 
 PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</textarea>"]
 
@@ -59,9 +60,10 @@ def _variant(name, kind="prompt", score=0.5, errors=0):
 
 
 def _results(tasks, **extra):
-    return {"run_id": "r1", "created": "2026-01-01T00:00:00+00:00", "config_path": "c.yaml",
-            "config_digest": "d", "seed": 1, "status": "done", "model_calls": 3,
-            "confidence": 0.95, "tasks": tasks, **extra}
+    return kit.results({"run_id": "r1", "created": "2026-01-01T00:00:00+00:00",
+                        "config_path": "c.yaml", "config_digest": "d", "seed": 1,
+                        "status": "done", "model_calls": 3, "confidence": 0.95,
+                        "tasks": tasks, **extra})
 
 
 def _task(name="t", variants=None, **extra):
@@ -69,9 +71,10 @@ def _task(name="t", variants=None, **extra):
     comps = [{"baseline": variants[0]["name"], "candidate": v["name"], "delta": 0.2,
               "ci_low": 0.05, "ci_high": 0.35, "n": 10, "wins": 3, "losses": 1, "ties": 6,
               "p_value": 0.02, "p_holm": 0.04} for v in variants[1:]]
-    return {"task": name, "family": "classification", "metric": "accuracy",
-            "baseline": variants[0]["name"] if variants else None, "baseline_reason": "best",
-            "variants": variants, "comparisons": comps, **extra}
+    return kit.task({"task": name, "family": "classification", "metric": "accuracy",
+                     "baseline": variants[0]["name"] if variants else None,
+                     "baseline_reason": "best", "variants": variants, "comparisons": comps,
+                     **extra})
 
 
 def _run_row(tasks, models=("m",)):
@@ -141,7 +144,7 @@ def test_trend_appears_from_the_second_run_of_a_config(project, tmp_path, capsys
     store = Store(store_dir)
     first_run, second_run = store.runs()
     assert history(store, first_run) == []
-    assert [r["run_id"] for r in history(store, second_run)] == [first_run.run_id]
+    assert [r.run_id for r in history(store, second_run)] == [first_run.run_id]
     store.close()
 
 
@@ -207,7 +210,9 @@ def test_everything_from_a_run_is_escaped():
     task = _task(variants=[_variant("p"), _variant("ft", "lora"), _variant("rag", "rag")],
                  note=PAYLOADS[1], baseline_reason=PAYLOADS[2],
                  verdict={"label": "FINE-TUNE JUSTIFIED", "reason": PAYLOADS[0]})
-    results = _results([task], verdict={"label": PAYLOADS[1], "reason": PAYLOADS[2]},
+    # A label is one of five (typed); the headline and the reasons are the run's own text.
+    results = _results([task], verdict={"label": "USE RAG: knowledge gap",
+                                        "reason": PAYLOADS[2], "headline": PAYLOADS[1]},
                        config_path=PAYLOADS[0])
     page = render_html(results, [], collect_examples(_run_row(names), records))
     body = page.split("</head>", 1)[1]
@@ -225,6 +230,7 @@ def test_verdicts_open_the_page():
     tasks = [_task("a", verdict={"label": "FINE-TUNE JUSTIFIED", "reason": "gain +0.2."}),
              _task("b", verdict=None, decision_note="no fine-tuned (lora) variant")]
     results = _results(tasks, verdict={"label": "INCONCLUSIVE: need ~5 more examples",
+                                       "examples_needed": 5,
                                        "reason": "1 of 2 tasks are inconclusive."})
     page = render_html(results, make_plots(results), {})
     box = page[page.index('id="verdict"'):page.index('id="overview"')]

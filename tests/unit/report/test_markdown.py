@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from harness.report.markdown import render_markdown
+from tests.unit import resultskit as kit
 
 
 def _results(verdict=None, task_verdict=None, **task_extra):
-    return {"run_id": "r", "created": "t", "config_path": "c.yaml", "config_digest": "d",
+    return kit.results({
+            "run_id": "r", "created": "t", "config_path": "c.yaml", "config_digest": "d",
             "seed": 1, "status": "done", "confidence": 0.95, "verdict": verdict,
             "tasks": [{"task": "toy", "family": "classification", "metric": "accuracy",
                        "variants": [], "comparisons": [], "baseline": None,
                        "verdict": task_verdict, **task_extra},
                       {"task": "other", "family": "classification", "metric": "accuracy",
                        "variants": [], "comparisons": [], "baseline": None,
-                       "decision_note": "no fine-tuned (lora) variant in this run"}]}
+                       "decision_note": "no fine-tuned (lora) variant in this run"}]})
 
 
 def test_verdict_lines_come_right_after_the_header():

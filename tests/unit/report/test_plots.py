@@ -18,6 +18,7 @@ from harness.report.plots import (
     payback_months,
     trend_png,
 )
+from tests.unit import resultskit as kit
 
 
 def _variant(name, score=0.7, lo=0.6, hi=0.8, kind="prompt", n=50, labels=("A", "B")):
@@ -33,13 +34,14 @@ def _task(name="toy", variants=None, comparisons=None, **extra):
     comparisons = comparisons if comparisons is not None else [
         {"baseline": "p", "candidate": "lora", "delta": 0.1, "ci_low": 0.03, "ci_high": 0.17,
          "n": 50}]
-    return {"task": name, "family": "classification", "metric": "accuracy", "baseline": "p",
-            "variants": variants, "comparisons": comparisons, **extra}
+    return kit.task({"task": name, "family": "classification", "metric": "accuracy",
+                     "baseline": "p", "variants": variants, "comparisons": comparisons,
+                     **extra})
 
 
 def _results(*tasks, created="2026-01-02T03:04:05+00:00"):
-    return {"run_id": "r", "created": created, "confidence": 0.95,
-            "tasks": list(tasks) or [_task()]}
+    return kit.results({"run_id": "r", "created": created, "confidence": 0.95,
+                        "tasks": list(tasks) or [_task()]})
 
 
 def _image(png):
@@ -66,7 +68,7 @@ def test_matrix_forest_and_confusion_draw():
     res = _results(_task(), _task("other", min_gain=0.05))
     _image(matrix_png(res))
     _image(forest_png(res))
-    _image(confusion_png(res["tasks"][0]))
+    _image(confusion_png(res.tasks[0]))
 
 
 def test_same_input_gives_same_bytes():
@@ -83,14 +85,14 @@ def test_missing_numbers_do_not_crash(value):
     res = _results(_task(variants=[v, _variant("q", lo=value, hi=value)], comparisons=[comp]))
     _image(matrix_png(res))
     _image(forest_png(res))
-    assert confusion_png(res["tasks"][0]) is not None  # only q has examples
+    assert confusion_png(res.tasks[0]) is not None  # only q has examples
 
 
 def test_nothing_to_show_is_none():
     empty = _results(_task(variants=[], comparisons=[]))
     assert matrix_png(empty) is None
     assert forest_png(empty) is None
-    assert confusion_png(empty["tasks"][0]) is None
+    assert confusion_png(empty.tasks[0]) is None
     assert trend_png(empty, [empty]) is None
     assert trend_png(_results(), []) is None
     assert confusion_png(_task(family="format")) is None
@@ -117,7 +119,7 @@ def test_economics_marks_payback():
     assert economics_png(_task(economics=ECON)) == economics_png(_task(economics=ECON))
 
 
-@pytest.mark.parametrize("payback", [math.inf, None, "inf", 30.0, 500.0, math.nan])
+@pytest.mark.parametrize("payback", [math.inf, None, 30.0, 500.0, math.nan])
 def test_economics_without_a_payback_in_range(payback):
     econ = {**ECON, "payback_months": payback, "maintenance_per_month_usd": None}
     _image(economics_png(_task(economics=econ)))
@@ -126,18 +128,19 @@ def test_economics_without_a_payback_in_range(payback):
 def test_economics_needs_the_monthly_costs():
     assert economics_png(_task()) is None
     assert economics_png(_task(economics=None)) is None
-    assert economics_png(_task(economics="n/a")) is None
     for key in ("baseline_monthly_cost_usd", "candidate_monthly_cost_usd", "one_off_cost_usd"):
         assert economics_png(_task(economics={**ECON, key: None})) is None
     econ = {k: v for k, v in ECON.items() if k not in ("horizon_months", "payback_months")}
     _image(economics_png(_task(economics=econ)))
 
 
-def test_payback_months_parsing():
-    assert payback_months({"payback_months": 4.5}) == 4.5
-    assert payback_months({"payback_months": None}) == math.inf
-    assert payback_months({"payback_months": "Infinity"}) == math.inf
-    assert math.isnan(payback_months({}))
+def test_payback_months_reading():
+    assert payback_months(kit.economics(payback_months=4.5)) == 4.5
+    # results.json writes infinity as null, with never_pays_back: both read as "never".
+    assert payback_months(kit.economics(payback_months=None, never_pays_back=True)) == math.inf
+    assert payback_months(kit.economics(payback_months=math.inf,
+                                        never_pays_back=True)) == math.inf
+    assert math.isnan(payback_months(kit.economics(payback_months=math.nan)))
 
 
 def test_make_plots_names_and_order():

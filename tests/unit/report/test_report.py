@@ -13,6 +13,7 @@ from harness.cli import main
 from harness.report.markdown import render_markdown
 from harness.report.writer import write_report
 from harness.store import Store
+from tests.unit import resultskit as kit
 
 
 def _two_variant_run(project, tmp_path, capsys):
@@ -144,7 +145,8 @@ def test_write_report_returns_the_directory(project, tmp_path, capsys):
 
 
 def test_render_markdown_handles_missing_values():
-    results = {"run_id": "r", "created": "t", "config_path": "c.yaml", "config_digest": "d",
+    results = kit.results({"run_id": "r", "created": "t", "config_path": "c.yaml",
+               "config_digest": "d",
                "seed": 1, "status": "done", "confidence": 0.9, "tasks": [
                    {"task": "t", "family": "classification", "metric": "accuracy",
                     "variants": [], "comparisons": [], "baseline": None},
@@ -152,11 +154,11 @@ def test_render_markdown_handles_missing_values():
                     "baseline": "a", "baseline_reason": "why", "comparisons": [
                         {"candidate": "b", "baseline": "a", "delta": math.nan,
                          "ci_low": math.nan, "ci_high": math.nan, "n": 1, "wins": 1,
-                         "losses": 0, "ties": 0}],
+                         "losses": 0, "ties": 0, "confidence": 0.9}],
                     "variants": [{"name": "a", "kind": "prompt", "score": 0.5,
                                   "ci_low": math.nan, "ci_high": math.nan, "n": 1,
                                   "errors": 2, "prompt_tokens_mean": None,
-                                  "metrics": {"macro_f1": 0.25, "invalid_rate": 0.0}}]}]}
+                                  "metrics": {"macro_f1": 0.25, "invalid_rate": 0.0}}]}]})
     md = render_markdown(results)
     assert "No records for this task." in md
     assert "| a (baseline) | prompt | 50.0 | n/a | 1 | 2 | n/a | n/a | 25.0 | 0.0 |" in md

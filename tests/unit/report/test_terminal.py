@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
+from harness.analysis.model import RunResults
 from harness.report.terminal import (
     Row,
     base_rows,
@@ -18,10 +19,11 @@ from harness.report.terminal import (
     run_rows,
     stacked_lines,
 )
+from tests.unit import resultskit as kit
 
 
-def _results() -> dict:
-    return {"confidence": 0.9, "verdict": {
+def _results() -> RunResults:
+    return kit.results({"confidence": 0.9, "verdict": {
         "label": "USE RAG: knowledge gap", "reason": "1 of 2 tasks fail.",
         "headline": "MIXED: fine-tuning justified on 1 of 2 tasks; kb: use RAG (knowledge gap)",
         "gate": "gate: fails (exit 1) because 1 task fails (...)"},
@@ -44,7 +46,7 @@ def _results() -> dict:
              "baseline_reason": "highest dev score 0.300",
              "variants": [{"name": "few", "score": 0.3}], "verdict": None,
              "decision_note": "no fine-tuned (lora) variant in this run: nothing to decide"},
-            {"task": "empty", "baseline": None, "variants": [], "comparisons": []}]}
+            {"task": "empty", "baseline": None, "variants": [], "comparisons": []}]})
 
 
 def test_rows_hold_the_numbers_in_points() -> None:
@@ -65,10 +67,10 @@ def test_headline_and_gate_come_from_the_verdict() -> None:
     assert run_headline(_results()) == (
         "MIXED: fine-tuning justified on 1 of 2 tasks; kb: use RAG (knowledge gap)",
         "gate: fails (exit 1) because 1 task fails (...)")
-    old = _results()
-    old["verdict"] = {"label": "USE RAG: knowledge gap", "reason": "r"}  # before headlines
+    old = _results().model_copy(update={"verdict": kit.results(
+        verdict={"label": "USE RAG: knowledge gap", "reason": "r"}).verdict})  # no headline
     assert run_headline(old) == ("USE RAG: knowledge gap", None)
-    none = {"tasks": [{"task": "t", "comparisons": [], "variants": [{"name": "p"}]}]}
+    none = kit.results(tasks=[{"task": "t", "comparisons": [], "variants": [{"name": "p"}]}])
     assert run_headline(none) == ("no verdict: no task has two variants to compare", None)
 
 
@@ -97,10 +99,10 @@ def test_rich_table_wraps_to_the_width() -> None:
 
 
 def test_compare_base_rows_and_headline() -> None:
-    results = {"tasks": [{"task": "codes", "variants": [
+    results = kit.results(tasks=[{"task": "codes", "variants": [
         {"name": "ft@embedded", "score": 0.8}, {"name": "p@embedded:q8_0", "score": 0.4}],
         "comparisons": [{"candidate": "ft@embedded", "delta": 0.4, "ci_low": 0.2,
-                         "ci_high": 0.6}]}]}
+                         "ci_high": 0.6}]}])
     d = SimpleNamespace(task="codes", label="RETRAIN", old_adapter="ft@embedded",
                         new_prompt="p@embedded:q8_0", reason="...; retraining costs about $3")
     assert base_rows(results, [d]) == [Row("codes", "p@embedded:q8_0 40.0 (best on dev)",

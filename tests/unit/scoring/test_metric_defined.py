@@ -31,6 +31,7 @@ from harness.scoring import Output, score_all
 from harness.scoring.metrics import check_metric
 from harness.store import Record, RunRow, Store
 from harness.tasks import load_task
+from tests.unit.resultskit import contract
 
 NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 
@@ -193,11 +194,12 @@ def test_every_judge_answer_invalid_gives_no_verdict_and_no_nan() -> None:
     run = RunRow("r", "2026-01-01", None, "done", "cfg.yaml", "x", config, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        results = build_results(run, _judge_records())
+        typed = build_results(run, _judge_records())
+        results = contract(typed)
         (task,) = results["tasks"]
-        page = render_html(results, make_plots(results, []),
+        page = render_html(typed, make_plots(typed, []),
                            collect_examples(run, _judge_records()))
-        text = render_markdown(results)
+        text = render_markdown(typed)
     # Not "INCONCLUSIVE: need ~10 more examples": more such examples would not help.
     assert task["verdict"] is None and results["verdict"] is None
     assert task["decision_note"] == (
@@ -206,4 +208,4 @@ def test_every_judge_answer_invalid_gives_no_verdict_and_no_nan() -> None:
     assert task["baseline_reason"].startswith("no dev scores")
     assert not NAN.search(text) and not NAN.search(page)
     with pytest.raises(UsageError, match="task tone: metric judge_rubric is undefined"):
-        _check(results, 10)
+        _check(typed, 10)
