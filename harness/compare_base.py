@@ -27,8 +27,8 @@ from harness.backends.base import BackendOptions, ModelSpec, create, parse_spec
 from harness.config import RunConfig, load_config
 from harness.errors import UsageError
 from harness.fmt import points
-from harness.report import write_report
-from harness.runner import Progress, Runner
+from harness.pipeline import run
+from harness.runner import Progress
 from harness.store import Store
 
 PROBE = ("Refund request for order 4411: the parcel arrived crushed. "
@@ -195,8 +195,8 @@ def compare_base(config: str | Path, old: str, new: str, *, retrain: bool = Fals
     options = BackendOptions(seed=cfg.spec.seed)
     note = tokenizer_note(old_spec, new_spec, options)
     st = Store(store)
-    result = Runner(two, st, options, progress).run()
-    out = write_report(st, result.run_id, reports)
+    done = run(two, st, reports, progress)
+    result, out = done.result, done.report_dir
     results = json.loads((out / "results.json").read_text())
     econ = cfg.spec.economics
     decisions = [decide_task(t, str(old_spec), str(new_spec), cfg.spec.decision.min_gain,
