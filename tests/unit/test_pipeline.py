@@ -1,0 +1,163 @@
+"""One pipeline: ``estimate`` is the run's plan without execution, so its counts are the run's.
+
+Each test counts the model calls the estimate says a run will make, then
+executes the run and compares with the calls the run's client counted
+(``RunResult.model_calls``, :class:`harness.client.CachedModel`'s counter).
+Models that need a server are replaced by the ``fake`` backend; an adapter
+trained on the spot is written by a stand-in trainer (a real training takes a
+minute a task) and served by the fake backend under its own identity, as a
+real backend keys its cache on the adapter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import estimate_training, pipeline
+from harness.backends import fake
+from harness.backends.base import BackendOptions, ModelSpec
+from harness.config import RunConfig, load_config
+from harness.errors import UsageError
+from harness.store import Store
+from harness.variants import lora
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE = ModelSpec("fake", "keyword")
+
+
+class _AdaptedFake(fake.FakeBackend):
+    """The fake backend serving an adapter: its identity names it, as a real backend's does."""
+
+    adapter: str | None = None
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        return {"backend": "fake", "model": self.mode, "adapter": self.adapter}
+
+
+@pytest.fixture
+def trainable(monkeypatch, tmp_path):
+    """Let the fake backend train (a stand-in trainer) and serve adapters, local or remote."""
+    create = fake.create
+
+    def create_adapted(spec: ModelSpec, options: BackendOptions) -> fake.FakeBackend:
+        backend = create(spec, options)
+        if spec.adapter:
+            backend.__class__ = _AdaptedFake
+            backend.adapter = spec.adapter  # type: ignore[attr-defined]
+        return backend
+
+    trained: list[Path] = []
+
+    def train_adapter(task: Any, *, out_dir: Path, **_: Any) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "adapter.gguf").write_bytes(b"stand-in")
+        (out_dir / "training.json").write_text(json.dumps({"base": {"sha256": "abc"}}))
+        trained.append(out_dir)
+
+    for module in (lora, estimate_training):
+        monkeypatch.setattr(module, "_TRAINABLE", ("fake", "embedded", "hf"))
+        monkeypatch.setattr(module, "base_of", lambda model: ("base.gguf", "abc"))
+    monkeypatch.setattr(fake, "create", create_adapted)
+    monkeypatch.setattr("harness.finetune.train_adapter", train_adapter)
+    monkeypatch.setattr("harness.training.export.check_adapter_base", lambda *a: None)
+    # A remote adapter (ollama:NAME, served:NAME) is served by the fake backend by name.
+    monkeypatch.setattr(lora, "_remote", lambda variant, model, given: dataclasses.replace(
+        model, adapter=given))
+    monkeypatch.chdir(tmp_path)  # no ./adapters from the working tree
+    return trained
+
+
+def _estimated_and_run(cfg: RunConfig, root: Path) -> tuple[pipeline.Estimate, int]:
+    """The estimate's model calls on an empty store, and the run's (a separate plan)."""
+    store = Store(root)
+    try:
+        est = pipeline.estimate(pipeline.plan(cfg, store), store)
+        result = pipeline.execute(pipeline.plan(cfg, store), store)
+    finally:
+        store.close()
+    assert result.errors == 0
+    return est, result.model_calls
+
+
+def test_samples_three_counts_every_sample(project, edit, tmp_path):
+    # The issue's case: estimate said 12, the run made 36. Generating (no
+    # logprobs), each of the run's 3 samples is its own request: 4 dev + 6
+    # test examples x 3 samples = 30 calls; a variant drawing 2 answers per
+    # sample (self-consistency) doubles it: 60. Total 90.
+    edit(project.config, "concurrency: 2\n", "concurrency: 2\nsamples: 3\n")
+    edit(project.config, "fake:keyword", "fake:nologprobs")
+    edit(project.config, "  - echo.yaml\n", "  - echo.yaml\n  - sc.yaml\n")
+    project.write("sc.yaml", "name: sc\ntemplate: echo.j2\nsamples: 2\naggregate: majority\n"
+                  "temperature: 0.7\n")
+    est, calls = _estimated_and_run(load_config(project.config), tmp_path / "st")
+    assert (est.model_calls, est.cached) == (90, 0)
+    assert calls == 90
+
+
+def test_samples_three_with_logprobs_score_each_example_once(project, edit, tmp_path):
+    # Label scoring has no sampling: the 3 samples of an example send the same
+    # request (sample index 0), so the run calls once per example: 10 calls,
+    # the other 20 of the 30 requests are the run's own cache hits.
+    edit(project.config, "concurrency: 2\n", "concurrency: 2\nsamples: 3\n")
+    est, calls = _estimated_and_run(load_config(project.config), tmp_path / "st")
+    assert sum(r.requests for r in est.rows) == 30
+    assert (est.model_calls, est.cached) == (10, 20)
+    assert calls == 10
+
+
+def test_a_lora_still_to_train_is_listed_and_its_calls_counted(project, edit, tmp_path,
+                                                                trainable):
+    # The issue's case: estimate said "0 model calls to make, 8 cached" and the
+    # run trained an adapter and made the calls. echo: 4 dev + 6 test = 10
+    # calls; ft (the adapter to train, its own cache keys) another 10: 20.
+    project.write("ft.yaml", "name: ft\nkind: lora\ntemplate: echo.j2\ntrain: {epochs: 2}\n")
+    edit(project.config, "  - echo.yaml\n", "  - echo.yaml\n  - ft.yaml\n")
+    cfg = load_config(project.config)
+    root = tmp_path / "st"
+    est, calls = _estimated_and_run(cfg, root)
+    [plan] = est.plan.trainings
+    assert (plan.task, plan.variant, plan.examples, plan.epochs) == ("toy", "ft", 8, 2)
+    assert est.model_calls == 20 and calls == 20
+    assert len(trainable) == 1  # the run trained it
+    store = Store(root)
+    again = pipeline.estimate(pipeline.plan(cfg, store), store)
+    assert (again.plan.trainings, again.model_calls, again.cached) == ((), 0, 20)
+
+
+def _run_configs() -> list[Path]:
+    examples = sorted((ROOT / "examples").rglob("*.yaml"))
+    fixtures = sorted((ROOT / "tests").rglob("*.yaml"))
+    return [p for p in examples + fixtures if _is_run_config(p)]
+
+
+def _is_run_config(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8", errors="replace")  # a not-UTF-8 fixture
+    return "\nmodels:" in f"\n{text}" and "\nvariants:" in f"\n{text}"
+
+
+def test_every_run_config_is_found():
+    names = {p.relative_to(ROOT).as_posix() for p in _run_configs()}
+    assert {"examples/demo.yaml", "examples/gate.yaml", "examples/nightly.yaml",
+            "examples/deploy/ollama.yaml", "examples/deploy/vllm_multi_lora.yaml",
+            "tests/bad_inputs/_base/run.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", _run_configs(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_estimated_calls_equal_the_runs(path, tmp_path, trainable):
+    try:
+        cfg = load_config(path)
+    except UsageError:
+        pytest.skip("a bad-input fixture: the config does not load (its own test checks that)")
+    cfg = dataclasses.replace(cfg, models=(FAKE,))  # every config here names one model
+    try:
+        est, calls = _estimated_and_run(cfg, tmp_path / "st")
+    except UsageError as exc:
+        pytest.skip(f"refused before it ran: {exc.message}")
+    assert est.model_calls == calls
+    assert calls > 0
