@@ -173,3 +173,18 @@ def test_estimated_calls_equal_the_runs(path, tmp_path, trainable):
     # the config variants' calls, and at most the worst case.
     later = sum(r.requests for r in est.rows if r.variant.startswith("(search: "))
     assert est.model_calls - later <= calls <= est.model_calls
+
+
+def test_a_loaded_config_gives_its_tasks_one_minilm_loaded_only_when_used(project, edit):
+    # No module-level model: the encoder belongs to the loaded config (the run),
+    # shared by all its tasks, and two configs never share one.
+    project.write("task2.yaml", project.task.read_text().replace("name: toy", "name: toy2"))
+    edit(project.config, "  - task.yaml\n", "  - task.yaml\n  - task2.yaml\n")
+    first, second = load_config(project.config), load_config(project.config)
+    a, b = first.tasks
+    assert a.encoder is b.encoder
+    assert first.tasks[0].encoder is not second.tasks[0].encoder
+    # A run that needs no similarity (echo on fake) never loads it.
+    store = Store(project.root / "st")
+    pipeline.execute(pipeline.plan(first, store), store)
+    assert not a.encoder.loaded
