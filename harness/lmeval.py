@@ -310,6 +310,17 @@ def _sample_output(sample: dict[str, Any], kind: str, labels: list[str], task: T
     return Output(text, parsed.prediction, {**parsed.detail, **detail})
 
 
+def _spec(task: Task, variant: Variant, opts: LmevalOptions, lm_task: str) -> dict[str, Any]:
+    """The imported run's config spec: a run config's (so the analysis reads it), plus lm-eval's."""
+    from harness.config import RunSpec
+
+    spec = RunSpec(name=f"lmeval-{task.name}", seed=opts.seed, tasks=[str(task.path)],
+                   variants=[str(variant.path)], models=[f"lmeval:{opts.model}"],
+                   splits=["test"]).model_dump(mode="json")
+    return {**spec, "lmeval": {"model": opts.model, "model_args": opts.model_args,
+                               "kind": opts.kind, "limit": opts.limit, "task": lm_task}}
+
+
 def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
                variant: Variant | None = None) -> LmevalRun:
     """Run ``task`` through lm-eval and import its per-sample logs as a store run.
@@ -336,9 +347,7 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
         "exact_match,strict-match" if labels else "exact_match,none")
     value = float(results["results"][lm_task][metric])
     examples = {ex.id: ex for ex in task.split("test")}
-    config = {"spec": {"name": f"lmeval-{task.name}", "lmeval": {
-        "model": opts.model, "model_args": opts.model_args, "kind": opts.kind,
-        "limit": opts.limit, "task": lm_task}},
+    config = {"spec": _spec(task, variant, opts, lm_task),
         "path": str(exported.yaml_files[0]),
         "tasks": [{"name": task.name, "path": str(task.path), "digest": task.digest,
                    "family": task.family, "labels": labels}],
@@ -371,8 +380,12 @@ def run_lmeval(task: Task, store: Any, opts: LmevalOptions,
 
 def export_command(task_path: str, out: str, variant_path: str | None = None,
                    split: str = "test", seed: int = 0, run: LmevalOptions | None = None,
-                   store_root: str = ".tunegate") -> list[str]:
+                   store_root: str = ".tunegate", reports: str | Path = "reports") -> list[str]:
     """``tunegate export-lmeval``: export, and optionally run and import; lines to print.
+
+    With ``run``, lm-eval is the pipeline's execute stage: its samples are
+    imported as a run, which is then analysed and rendered like any other
+    (:mod:`harness.pipeline`).
 
     Raises:
         UsageError: Bad task or variant file, or an lm-eval run that cannot start.
@@ -388,13 +401,16 @@ def export_command(task_path: str, out: str, variant_path: str | None = None,
                  f"{exported.tasks[0]} --model hf --model_args pretrained=DIR --log_samples "
                  "--output_path OUT")
     if run is not None:
+        from harness.pipeline import render
         from harness.store import Store
 
         store = Store(store_root)
         try:
             done = run_lmeval(task, store, run, variant)
+            report = render(store, done.run_id, reports)
         finally:
             store.close()
         lines.append(f"lm-eval {done.lm_task}: {done.metric} = {done.value:.4f} on "
                      f"{done.records} examples; imported as run {done.run_id}")
+        lines.append(f"report: {report / 'report.md'}")
     return lines

@@ -91,6 +91,6 @@ def cmd_export_lmeval(args: argparse.Namespace) -> int:
         run = LmevalOptions(args.run, args.model_args, args.kind, Path(args.out),
                             args.limit, args.batch_size, args.seed)
     for line in export_command(args.task, args.out, args.variant, args.split, args.seed, run,
-                               args.store):
+                               args.store, args.reports):
         out(line)
     return EXIT_OK
