@@ -84,7 +84,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export_lmeval(args: argparse.Namespace) -> int:
     """Write lm-eval task YAML + data; with --run, run it in lm-eval and import the samples."""
-    from harness.lmeval import LmevalOptions, export_command
+    from harness.lmeval_run import LmevalOptions, export_command
 
     run = None
     if args.run:

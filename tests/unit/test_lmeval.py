@@ -80,7 +80,7 @@ def test_lm_eval_generations_are_read_and_scored_as_tunegate_reads_them() -> Non
     # A format task's generated text goes through the task's own parser (the one the
     # gold check uses), then every applicable scorer with the task. Before, the raw
     # text was the prediction and task scorers were called without their task.
-    from harness.lmeval import _sample_output
+    from harness.lmeval_run import _sample_output
     from harness.scoring import score_all
 
     task = load_task(ROOT / "tasks" / "support_record.yaml")
@@ -102,7 +102,7 @@ def test_cli_run_imports_lm_evals_samples_and_renders_the_report(
     # lm-eval itself is the execute stage (its evaluator stands in here, giving
     # the gold label the higher log-likelihood on 5 of the 6 test examples);
     # the imported run is analysed and rendered like any other run.
-    from harness import lmeval
+    from harness import lmeval_run as lmeval
     from harness.store import Store
 
     task = load_task(project.task)
