@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness import estimate_training, pipeline
 from harness.backends import fake
@@ -155,13 +158,37 @@ def _param(path: Path) -> Any:
     return pytest.param(path, id=name, marks=marks)
 
 
+BAD_INPUTS = ROOT / "tests" / "bad_inputs"
+
+
+def _in_place(path: Path, tmp_path: Path) -> Path:
+    """A bad-input case's run config laid over its base project, as its own test does."""
+    case = path.parent
+    if case.parent != BAD_INPUTS or case.name == "_base":
+        return path
+    proj = tmp_path / "proj"
+    shutil.copytree(BAD_INPUTS / "_base", proj)
+    shutil.copytree(case, proj, dirs_exist_ok=True, ignore=shutil.ignore_patterns("case.yaml"))
+    spec = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
+    for rel in spec.get("delete", []):
+        (proj / rel).unlink()
+    return proj / path.name
+
+
 @pytest.mark.parametrize("path", [_param(p) for p in _run_configs()])
 def test_estimated_calls_equal_the_runs(path, tmp_path, trainable):
     try:
-        cfg = load_config(path)
+        cfg = load_config(_in_place(path, tmp_path))
     except UsageError:
-        pytest.skip("a bad-input fixture: the config does not load (its own test checks that)")
+        pytest.skip("a bad-input fixture whose config does not load (its own test checks that)")
     cfg = dataclasses.replace(cfg, models=(FAKE,))  # every config here names one model
+    store = Store(tmp_path / "refused")
+    try:
+        pipeline.estimate(pipeline.plan(cfg, store), store)
+    except UsageError as exc:  # what the estimate refuses, the run refuses, before any call
+        with pytest.raises(UsageError, match=re.escape(exc.message)):
+            pipeline.execute(pipeline.plan(cfg, store), store)
+        return
     est, calls = _estimated_and_run(cfg, tmp_path / "st")
     assert calls > 0
     if not est.plan.searches:
