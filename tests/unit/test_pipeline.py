@@ -215,3 +215,38 @@ def test_a_loaded_config_gives_its_tasks_one_minilm_loaded_only_when_used(projec
     store = Store(project.root / "st")
     pipeline.execute(pipeline.plan(first, store), store)
     assert not a.encoder.loaded
+
+
+def _judged_project(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "tasks", tmp_path / "tasks")
+    shutil.copytree(ROOT / "baselines", tmp_path / "baselines")
+    tone = tmp_path / "tasks" / "house_tone.yaml"
+    tone.write_text(tone.read_text() + "judge: {model: 'fake:keyword', rubric: 'Is it warm?'}\n")
+    config = tmp_path / "run.yaml"
+    config.write_text("name: judged\nseed: 3\ntasks: [tasks/house_tone.yaml]\n"
+                      "variants: [baselines/zero_shot.yaml, baselines/few_shot.yaml]\n"
+                      "models: [fake:keyword]\nlimit: {dev: 3, test: 5}\n")
+    return config
+
+
+def test_the_plan_counts_the_judges_calls(tmp_path):
+    # A tone task whose judge rates every output: 2 variants x (3 dev + 5 test)
+    # = 16 outputs, so at most 16 judge calls on top of the 16 answers. The
+    # judge's prompt holds the answer, so only the run knows how many repeat.
+    config = _judged_project(tmp_path)
+    est, calls = _estimated_and_run(load_config(config), tmp_path / "st")
+    assert est.plan.judged == 16
+    assert est.model_calls == 16
+    assert est.model_calls < calls <= est.model_calls + est.plan.judged
+
+
+def test_cli_estimate_prints_the_plan_and_the_judges_calls(tmp_path, capsys):
+    from harness.cli import main
+
+    config = _judged_project(tmp_path)
+    assert main(["estimate", str(config), "--store", str(tmp_path / "st")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "total: 16 model calls to make, 0 cached (add an economics section to price them)" \
+        in lines
+    assert "plan: 16 examples x samples to score" in lines
+    assert any(line.startswith("judge: at most 16 more model calls") for line in lines)
