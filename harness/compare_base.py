@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.analysis.choice import best_variant
-from harness.analysis.model import RunResults, TaskResult
+from harness.analysis.model import TaskResult
 from harness.backends.base import BackendOptions, ModelSpec, create, parse_spec
 from harness.config import RunConfig, load_config
 from harness.errors import UsageError
 from harness.fmt import points
-from harness.report import write_report
-from harness.runner import Progress, Runner
+from harness.pipeline import run
+from harness.runner import Progress
 from harness.store import Store
 
 PROBE = ("Refund request for order 4411: the parcel arrived crushed. "
@@ -194,9 +194,8 @@ def compare_base(config: str | Path, old: str, new: str, *, retrain: bool = Fals
     options = BackendOptions(seed=cfg.spec.seed)
     note = tokenizer_note(old_spec, new_spec, options)
     st = Store(store)
-    result = Runner(two, st, options, progress).run()
-    out = write_report(st, result.run_id, reports)
-    results = RunResults.from_json((out / "results.json").read_bytes())
+    done = run(two, st, reports, progress)
+    result, out, results = done.result, done.report_dir, done.results
     econ = cfg.spec.economics
     decisions = [decide_task(t, str(old_spec), str(new_spec), cfg.spec.decision.min_gain,
                              econ.reeval_cost if econ else 0.0)

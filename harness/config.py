@@ -20,6 +20,7 @@ from harness.analysis.economics import EconomicsSpec
 from harness.backends.base import ModelSpec, parse_spec
 from harness.econcheck import check_economics
 from harness.errors import UsageError
+from harness.minilm import MiniLM
 from harness.scoring.metrics import check_metric
 from harness.tasks import Task, load_task
 from harness.variants.levers import check_task_levers
@@ -169,7 +170,9 @@ def load_config(path: str | Path) -> RunConfig:
     """
     doc = load_yaml(path)
     spec = validate(RunSpec, doc)
-    tasks = tuple(load_task(p) for p in _resolve_list(doc, "tasks"))
+    encoder = MiniLM()  # one per loaded config: the run loads MiniLM at most once
+    tasks = tuple(dataclasses.replace(load_task(p), encoder=encoder)
+                  for p in _resolve_list(doc, "tasks"))
     for task in tasks:  # before any model call: a metric no example defines is a usage error
         check_metric(task)
     variants = tuple(load_variant(p) for p in _resolve_list(doc, "variants"))

@@ -13,12 +13,11 @@ from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
 from harness.analysis.model import ComparisonResult, RunResults, TaskResult
-from harness.backends.base import BackendOptions
 from harness.config import load_config, with_decision
 from harness.errors import UsageError
 from harness.fmt import number, points
-from harness.report import write_report
-from harness.runner import Progress, Runner
+from harness.pipeline import run
+from harness.runner import Progress
 from harness.store import Store
 
 Require = Literal["justified", "no-regression"]
@@ -141,9 +140,8 @@ def gate(config: str | Path, *, min_gain: float | None = None,
         raise UsageError("--max-payback-months needs prices: add an 'economics' section",
                          cfg.path)
     st = Store(store)
-    result = Runner(cfg, st, BackendOptions(seed=cfg.spec.seed), progress).run()
-    out = write_report(st, result.run_id, reports)
-    results = RunResults.from_json((out / "results.json").read_bytes())
+    done = run(cfg, st, reports, progress)
+    result, out, results = done.result, done.report_dir, done.results
     tasks = _check(results, cfg.spec.decision.min_examples)
     alpha = 1 - cfg.spec.analysis.confidence
     outcomes = {t.task: _task_outcome(t, require, alpha) for t in tasks}

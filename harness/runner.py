@@ -36,9 +36,10 @@ from harness.config import RunConfig
 from harness.errors import ExampleError, UsageError
 from harness.predict import PromptPlan, make_plan, predict, preflight
 from harness.progress import ExampleCallback, RunListener, StepTracker, as_listener
-from harness.sampling import sample_split
+from harness.runplan import Group, RunPlan, UnitKey, plan_run, variant_group
+from harness.runplan import Unit as _Unit
 from harness.scoring.base import Output, score_all, scorer_identities
-from harness.search_run import run_searches, search_total
+from harness.search_run import run_searches
 from harness.store import Record, Store
 from harness.tasks import Example, Task
 from harness.variants.lora import resolve_adapter
@@ -69,16 +70,6 @@ def new_run_id(config_digest: str) -> str:
     """``YYYYmmdd-HHMMSS-<digest6>``: sortable and traceable to its config."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
     return f"{stamp}-{config_digest[:6]}"
-
-
-@dataclass(frozen=True)
-class _Unit:
-    task: Task
-    variant: Variant
-    model: ModelSpec
-    split: str
-    example: Example
-    sample: int = 0
 
 
 def _score(unit: _Unit, output: Output) -> dict[str, object]:
@@ -143,48 +134,31 @@ class Runner:
             lines), or a callable called as ``(done, total, label)`` after each example.
         fresh: Ignore cached responses (still writing new ones): a nightly job
             against a model that may have changed behind the same name.
+        plan: The units to execute (:func:`harness.runplan.plan_run` of the
+            config when not given).
     """
 
     def __init__(self, config: RunConfig, store: Store, options: BackendOptions,
-                 progress: Progress | None = None, fresh: bool = False) -> None:
+                 progress: Progress | None = None, fresh: bool = False,
+                 plan: RunPlan | None = None) -> None:
         self.config = config
+        self.plan = plan if plan is not None else plan_run(config, store.root)
         self.fresh = fresh
         self.store = store
         self.options = options
         self.progress = as_listener(progress)
         self.shots = ShotSelector()
 
-    def _units(self, model: ModelSpec, done: set[tuple[str, str, str, str, str, int]],
+    def _units(self, model: ModelSpec, done: set[UnitKey],
                winners: dict[str, Variant] | None = None
-               ) -> Iterator[tuple[Task, Variant, list[_Unit], int]]:
-        """Each group's units still to run, and how many of it are already stored.
+               ) -> Iterator[tuple[Group, list[_Unit], int]]:
+        """Each of the plan's groups with its units still to run, and how many are stored.
 
         ``winners``: each task's prompt-search winner, run like a config variant.
         """
-        spec = self.config.spec
-        for task in self.config.tasks:
-            won = (winners or {}).get(task.name)
-            for variant in self.config.variants + ((won,) if won is not None else ()):
-                if not variant.applies_to(task) or not self.config.runs(variant, model):
-                    continue
-                units, stored = [], 0
-                for split in spec.splits:
-                    for ex in sample_split(task, split, spec.limit.get(split), spec.seed):
-                        for k in range(spec.samples):
-                            key = (task.name, variant.name, str(model), split, ex.id, k)
-                            if key not in done:
-                                units.append(_Unit(task, variant, model, split, ex, k))
-                            else:
-                                stored += 1
-                yield task, variant, units, stored
-
-    def _total(self) -> int:
-        spec = self.config.spec
-        per_sample = sum(len(sample_split(t, s, spec.limit.get(s), spec.seed))
-                         for m in self.config.models for t in self.config.tasks
-                         for s in spec.splits for v in self.config.variants
-                         if v.applies_to(t) and self.config.runs(v, m))
-        return spec.samples * per_sample + len(self.config.models) * search_total(self.config)
+        for group in self.plan.for_model(model, winners):
+            units = [u for u in group.units if u.key not in done]
+            yield group, units, len(group.units) - len(units)
 
     def run(self) -> RunResult:
         """Run (or resume) the config; returns counts. Re-raises KeyboardInterrupt."""
@@ -197,7 +171,7 @@ class Runner:
         else:
             self.store.claim_run(run_id)
         done = self.store.done_keys(run_id)
-        total, finished = self._total(), len(done)
+        total, finished = self.plan.total, len(done)
         self.progress.run_started(run_id, total, finished, resumed)
         counts = {"records": 0, "errors": 0, "calls": 0, "hits": 0, "retries": 0}
         status = "interrupted"
@@ -222,9 +196,9 @@ class Runner:
                                                  finished)
                 if winners:
                     done = self.store.done_keys(run_id)
-                groups = [g for g in self._units(spec, done, winners) if g[2]]
-                for task, variant, units, stored in groups:
-                    model, plan = self._plan(run_id, task, variant, spec, models)
+                groups = [g for g in self._units(spec, done, winners) if g[1]]
+                for group, units, stored in groups:
+                    model, plan = self._plan(run_id, group.task, group.variant, spec, models)
                     finished = self._run_group(run_id, model, plan, units, pool, counts,
                                                total, finished, stored)
                     if plan.retrieval is not None:
@@ -279,9 +253,9 @@ class Runner:
 
         def run_candidate(task: Task, cand: Candidate, examples: Sequence[Example]) -> None:
             done = self.store.done_keys(run_id)
-            units = [_Unit(task, cand.variant, spec, "dev", ex, k) for ex in examples
-                     for k in range(self.config.spec.samples)
-                     if (task.name, cand.variant.name, str(spec), "dev", ex.id, k) not in done]
+            group = variant_group(self.config, task, cand.variant, spec,
+                                  [("dev", ex) for ex in examples])
+            units = [u for u in group.units if u.key not in done]
             if units:
                 model, plan = self._plan(run_id, task, cand.variant, spec, models)
                 done_units[0] = self._run_group(run_id, model, plan, units, pool, counts,

@@ -188,20 +188,58 @@ def _round_json(rnd: Round, ranked: Sequence[tuple[str, float]], complete: bool
                         for n, s in ranked]}
 
 
-def search_total(cfg: RunConfig) -> int:
-    """The search's units at most (every round full) and its winners', for progress totals."""
+@dataclass(frozen=True)
+class SearchCount:
+    """One task's prompt search at most (every round full), in units (example x sample).
+
+    Attributes:
+        task: The task searched.
+        candidates: The candidates that fit it, in the search's order.
+        first: The first round's dev examples (every candidate runs them).
+        samples: The run's samples per example.
+        later: Units of the later rounds (survivors only, new examples only).
+        winner: Units of the winner's remaining dev examples and its test examples.
+    """
+
+    task: Task
+    candidates: tuple[Candidate, ...]
+    first: tuple[Example, ...]
+    samples: int
+    later: int
+    winner: int
+
+    @property
+    def total(self) -> int:
+        """Every unit the search and its winner make at most."""
+        return len(self.candidates) * len(self.first) * self.samples + self.later + self.winner
+
+
+def search_counts(cfg: RunConfig) -> list[SearchCount]:
+    """Each searched task's worst case: the one place the search's size is computed.
+
+    The runner's progress total and ``tunegate estimate`` both read it; a run
+    makes exactly this many units unless the budget stops a round early.
+    """
     search = cfg.spec.prompt_search
     if search is None:
-        return 0
+        return []
+    samples = cfg.spec.samples
     searched = [t for t in cfg.tasks if fitting(t, cfg.candidates)]
-    total = 0
+    counts = []
     for task in searched:
+        cands = tuple(fitting(task, cfg.candidates))
         dev = _split(cfg, task, "dev")
-        rounds = task_schedule(search, len(fitting(task, cfg.candidates)), len(dev),
-                               cfg.spec.samples, len(searched))
-        total += round_requests(rounds, cfg.spec.samples) + cfg.spec.samples * (
-            len(dev) - rounds[-1].examples + len(_split(cfg, task, "test")))
-    return total
+        rounds = task_schedule(search, len(cands), len(dev), samples, len(searched))
+        first = tuple(dev_order(task, dev, cfg.spec.seed)[: rounds[0].examples])
+        later = round_requests(rounds, samples) - len(cands) * len(first) * samples
+        winner = samples * (len(dev) - rounds[-1].examples + len(_split(cfg, task, "test")))
+        counts.append(SearchCount(task, cands, first, samples, later, winner))
+    return counts
+
+
+def search_total(cfg: RunConfig) -> int:
+    """The search's units at most (every round full) and its winners', for progress totals."""
+    return sum(c.total for c in search_counts(cfg))
 
 
 def _split(cfg: RunConfig, task: Task, split: str) -> tuple[Example, ...]:

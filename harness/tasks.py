@@ -22,6 +22,7 @@ from harness.datafiles import read_rows, scalar_text
 from harness.errors import UsageError
 from harness.example import Example
 from harness.memo import Memo
+from harness.minilm import MiniLM
 from harness.taskcheck import check_family
 from harness.taskspec import (
     FAMILIES,
@@ -60,6 +61,9 @@ class Task:
     memo: Memo[str, Any] = field(default_factory=Memo, compare=False, repr=False)
     """What scorers compute once per loaded task (a tone task's style models and
     embeddings): it lives as long as this task object (the run)."""
+    encoder: MiniLM = field(default_factory=MiniLM, compare=False, repr=False)
+    """The MiniLM encoder its similarity needs (shots, dense retrieval, tone): a
+    loaded config gives all its tasks one, so a run loads the model once."""
 
     @property
     def name(self) -> str:

@@ -60,33 +60,30 @@ def _report_paths(report_dir: Path, log: Path | None) -> list[tuple[str, Path | 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) a config, write its report, and show the answer."""
-    from harness.backends.base import BackendOptions
+    from harness import pipeline
     from harness.config import load_config
-    from harness.report import write_report
-    from harness.runner import Runner
     from harness.store import Store
 
     cfg = load_config(args.config)
     store = Store(args.store)
     feedback = Feedback(args.logs, store.root)
-    runner = Runner(cfg, store, BackendOptions(seed=cfg.spec.seed), progress=feedback,
-                    fresh=args.fresh)
-    result = _until_interrupted(feedback, runner.run)
-    if result is None:
+    done = _until_interrupted(feedback, lambda: pipeline.run(
+        cfg, store, args.reports, progress=feedback, fresh=args.fresh))
+    if done is None:
         return EXIT_INTERRUPTED
+    result, report_dir = done.result, done.report_dir
     verb = "resumed" if result.resumed else "ran"
     out(f"{verb} run {result.run_id}: {result.records} examples scored, "
         f"{result.skipped} already stored, {result.model_calls} model calls, "
         f"{result.cache_hits} cache hits, {result.retries} retries, {result.errors} errors")
     if result.model_calls == 0 and result.records:
         out("all responses came from the cache: zero model calls")
-    report_dir = write_report(store, result.run_id, args.reports)
     code = EXIT_OK
     if cfg.spec.regression is not None and _report_regressions(store, result.run_id, cfg):
         code = EXIT_FAIL
     from harness.report.terminal import headers, run_headline, run_rows
 
-    results = _results(report_dir)
+    results = done.results
     headline, gate_line = run_headline(results)
     show_summary(run_rows(results), headers(results.confidence), headline,
                  gate_line, _report_paths(report_dir, args.logs.path))

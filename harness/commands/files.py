@@ -86,13 +86,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export_lmeval(args: argparse.Namespace) -> int:
     """Write lm-eval task YAML + data; with --run, run it in lm-eval and import the samples."""
-    from harness.lmeval import LmevalOptions, export_command
+    from harness.lmeval_run import LmevalOptions, export_command
 
     run = None
     if args.run:
         run = LmevalOptions(args.run, args.model_args, args.kind, Path(args.out),
                             args.limit, args.batch_size, args.seed)
     for line in export_command(args.task, args.out, args.variant, args.split, args.seed, run,
-                               args.store):
+                               args.store, args.reports):
         out(line)
     return EXIT_OK

@@ -13,23 +13,25 @@ from harness.userfiles import read_text
 
 if TYPE_CHECKING:
     from harness.estimate_training import TrainingPlan
+    from harness.runplan import RunPlan
 
 __all__ = ["cmd_estimate", "cmd_train"]
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """Print requests, tokens and dollars a run would cost, and the adapters it trains first."""
+    """Print the run's plan without executing it: requests, tokens, dollars, adapters to train."""
+    from harness import pipeline
     from harness.config import load_config
-    from harness.estimate import plan_run
     from harness.store import Store
 
     cfg = load_config(args.config)
-    rows, trainings = plan_run(cfg, Store(args.store))
+    store = Store(args.store)
+    est = pipeline.estimate(pipeline.plan(cfg, store), store)
     econ = cfg.spec.economics
     out(f"{'task':<20} {'variant':<14} {'model':<22} {'requests':>8} {'cached':>7} "
         f"{'prompt tok':>11} {'max out tok':>11}" + ("  cost USD" if econ else ""))
     total = 0.0
-    for r in rows:
+    for r in est.rows:
         uncached = 1 - r.cached / r.requests if r.requests else 0.0
         cost = ((r.prompt_tokens * econ.price_in_per_mtok + r.max_completion_tokens
                  * econ.price_out_per_mtok) / 1e6 * uncached) if econ else 0.0
@@ -37,20 +39,31 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         out(f"{r.task:<20} {r.variant:<14} {r.model:<22} {r.requests:>8} {r.cached:>7} "
             f"{r.prompt_tokens:>11} {r.max_completion_tokens:>11}"
             + (f"  {cost:>8.4f}" if econ else ""))
-    calls = sum(r.requests - r.cached for r in rows)
+    trainings = est.plan.trainings
     after = " (after training)" if trainings else ""
-    out(f"total: {calls} model calls to make{after}, {sum(r.cached for r in rows)} cached"
+    out(f"total: {est.model_calls} model calls to make{after}, {est.cached} cached"
         + (f", about ${total:.4f} at the config's prices (uncached share)" if econ else
            " (add an economics section to price them)"))
-    too_long = [t for r in rows for t in r.too_long]
+    _plan_lines(est.plan)
+    too_long = [t for r in est.rows for t in r.too_long]
     if too_long:
         out(f"{len(too_long)} examples do not fit the model's context; the run records each "
             "as failed (raise it with n_ctx, e.g. embedded?n_ctx=8192):")
         for t in too_long:
             out(f"  {t.describe()}")
     if trainings:
-        _trainings(trainings)
+        _trainings(list(trainings))
     return EXIT_OK
+
+
+def _plan_lines(plan: RunPlan) -> None:
+    """The plan's units (and the search's worst case) and the judge's calls."""
+    search = sum(s.total for s in plan.searches) * len(plan.config.models)
+    out(f"plan: {plan.units} examples x samples to score"
+        + (f", and at most {search} for the prompt search and its winners" if search else ""))
+    if plan.judged:
+        out(f"judge: at most {plan.judged} more model calls (one per scored output of a "
+            "task with a judge; not in the total above, they depend on the answers)")
 
 
 def _trainings(plans: list[TrainingPlan]) -> None:

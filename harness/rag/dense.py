@@ -10,34 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from harness.minilm import ENCODE_LOCK, load_minilm
+from harness.minilm import MiniLM
 from harness.rag.bm25 import top_k_rows
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 
-def load_encoder() -> Any:
-    """The MiniLM SentenceTransformer, loaded once per process (shared with tone scoring).
+def embed(encoder: MiniLM, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Normalised MiniLM embeddings, one row per text (``len(texts) x 384`` float32).
 
     Raises:
-        UsageError: The package (or sentence-transformers) is not installed.
+        UsageError: The MiniLM package (or sentence-transformers) is not installed.
     """
-    return load_minilm("dense retrieval", "use retriever: bm25")
-
-
-def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Normalised MiniLM embeddings, one row per text."""
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    model = load_encoder()
-    with ENCODE_LOCK:  # one encode at a time: runner threads share the model
-        vecs = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(vecs, dtype=np.float32)
+    return encoder.encode(texts, "dense retrieval", "use retriever: bm25", batch_size)
 
 
 class DenseIndex:
@@ -45,20 +33,22 @@ class DenseIndex:
 
     Args:
         vectors: ``documents x dim`` float32, rows L2-normalised.
+        encoder: The run's MiniLM, which embeds the queries.
     """
 
-    def __init__(self, vectors: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray, encoder: MiniLM) -> None:
         self.vectors = vectors
+        self.encoder = encoder
 
     @classmethod
-    def fit(cls, texts: Sequence[str]) -> DenseIndex:
+    def fit(cls, texts: Sequence[str], encoder: MiniLM) -> DenseIndex:
         """Embed every document."""
-        return cls(embed(texts))
+        return cls(embed(encoder, texts), encoder)
 
     def search_many(self, queries: Sequence[str], k: int,
                     batch: int = 256) -> list[list[tuple[int, float]]]:
         """Top-k (document index, cosine) for each query, best first."""
-        q = embed(queries)
+        q = embed(self.encoder, queries)
         out: list[list[tuple[int, float]]] = []
         for i in range(0, q.shape[0], batch):
             out.extend(top_k_rows(q[i:i + batch] @ self.vectors.T, k))
@@ -69,6 +59,6 @@ class DenseIndex:
         np.save(folder / "dense.npy", self.vectors)
 
     @classmethod
-    def load(cls, folder: Path) -> DenseIndex:
+    def load(cls, folder: Path, encoder: MiniLM) -> DenseIndex:
         """Read what :meth:`save` wrote."""
-        return cls(np.load(folder / "dense.npy"))
+        return cls(np.load(folder / "dense.npy"), encoder)

@@ -21,13 +21,14 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from harness.collection import Collection
 from harness.errors import UsageError
+from harness.minilm import MiniLM
 from harness.rag.bm25 import BM25, TOKENIZER
 from harness.rag.chunking import Chunk, ChunkSpec, chunk_passages
 from harness.rag.dense import MODEL_NAME, DenseIndex
@@ -119,14 +120,17 @@ class KnowledgeIndex:
         return [Hit(self.chunks[i], 0.0, r) for r, i in enumerate(picks, 1)]
 
 
-def _cached(folder: Path | None, build: type[BM25] | type[DenseIndex],
-            texts: Sequence[str]) -> BM25 | DenseIndex:
+Part = TypeVar("Part", BM25, DenseIndex)
+
+
+def _cached(folder: Path | None, load: Callable[[Path], Part], fit: Callable[[], Part]
+            ) -> Part:
     if folder is not None and folder.is_dir():
         try:
-            return build.load(folder)
+            return load(folder)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("rebuilding the unreadable index cache %s: %s", folder, exc)
-    index = build.fit(texts)
+    index = fit()
     if folder is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
@@ -139,7 +143,8 @@ def _cached(folder: Path | None, build: type[BM25] | type[DenseIndex],
 
 
 def build_index(collection: Collection, chunking: ChunkSpec, retriever: str,
-                cache_root: str | Path | None = None) -> KnowledgeIndex:
+                cache_root: str | Path | None = None, encoder: MiniLM | None = None
+                ) -> KnowledgeIndex:
     """Chunk a collection and build (or load from cache) what a retriever needs.
 
     Args:
@@ -147,6 +152,7 @@ def build_index(collection: Collection, chunking: ChunkSpec, retriever: str,
         chunking: Chunk size and overlap.
         retriever: ``bm25``, ``dense``, ``hybrid`` or ``random``.
         cache_root: The store directory (``.tunegate``); None disables caching.
+        encoder: The run's MiniLM (dense and hybrid); None: one of its own.
 
     Raises:
         UsageError: An unknown retriever name, or dense without MiniLM installed.
@@ -163,12 +169,10 @@ def build_index(collection: Collection, chunking: ChunkSpec, retriever: str,
 
     bm25 = dense = None
     if retriever in ("bm25", "hybrid"):
-        got = _cached(folder("bm25"), BM25, texts)
-        assert isinstance(got, BM25)
-        bm25 = got
+        bm25 = _cached(folder("bm25"), BM25.load, lambda: BM25.fit(texts))
     if retriever in ("dense", "hybrid"):
-        got = _cached(folder("dense"), DenseIndex, texts)
-        assert isinstance(got, DenseIndex)
-        dense = got
+        enc = encoder if encoder is not None else MiniLM()
+        dense = _cached(folder("dense"), lambda f: DenseIndex.load(f, enc),
+                        lambda: DenseIndex.fit(texts, enc))
     name: RetrieverName = retriever  # type: ignore[assignment]
     return KnowledgeIndex(chunks, name, bm25=bm25, dense=dense)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.collection import check_gold_ids as check_gold_ids
 from harness.collection import gold_ids, load_collection
+from harness.minilm import MiniLM
 from harness.rag.index import Hit, KnowledgeIndex, build_index
 from harness.rag.metrics import recall_at_k, reciprocal_rank
 from harness.taskspec import KnowledgeSpec as KnowledgeSpec
@@ -175,8 +176,11 @@ class Retrieval:
 
 
 def open_retrieval(knowledge: KnowledgeSpec, task_path: Path, spec: RagSpec,
-                   cache_root: str | Path | None, warn_key: str = "") -> Retrieval:
+                   cache_root: str | Path | None, warn_key: str = "",
+                   encoder: MiniLM | None = None) -> Retrieval:
     """Load the collection named by a task and build (or reuse) its index.
+
+    ``encoder``: the run's MiniLM (a dense or hybrid retriever embeds with it).
 
     Raises:
         UsageError: Missing or empty collection, or dense without MiniLM.
@@ -184,5 +188,5 @@ def open_retrieval(knowledge: KnowledgeSpec, task_path: Path, spec: RagSpec,
     path = (task_path.parent / knowledge.collection).resolve()
     coll = load_collection(path, knowledge.id_column, knowledge.text_column)
     retriever = spec.retriever or knowledge.retriever
-    index = build_index(coll, knowledge.chunking, retriever, cache_root)
+    index = build_index(coll, knowledge.chunking, retriever, cache_root, encoder)
     return Retrieval(index, spec, knowledge.gold_column, warn_key)

@@ -47,10 +47,12 @@ def history(store: Store, run: RunRow, limit: int = HISTORY_RUNS) -> list[RunRes
     return out
 
 
-def write_report(store: Store, run_id: str, reports_dir: str | Path) -> Path:
+def write_report(store: Store, run_id: str, reports_dir: str | Path,
+                 results: RunResults | None = None) -> Path:
     """Write results.json, report.md, index.html and the PNGs for ``run_id``.
 
-    ``latest`` means the newest run.
+    ``latest`` means the newest run. ``results`` are the run's analysed results
+    (built from the store when not given); results.json is their serialisation.
 
     Returns:
         The report directory.
@@ -60,8 +62,9 @@ def write_report(store: Store, run_id: str, reports_dir: str | Path) -> Path:
     """
     run = store.get_run(run_id)
     records = list(store.records(run.run_id))
-    results = build_results(run, records, store.trainings(run.run_id),
-                            store.searches(run.run_id))
+    if results is None:
+        results = build_results(run, records, store.trainings(run.run_id),
+                                store.searches(run.run_id))
     plots = make_plots(results, history(store, run))
     page = render_html(results, plots, collect_examples(run, records))
     out = Path(reports_dir) / run.run_id

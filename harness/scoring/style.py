@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness.memo import Memo
-from harness.minilm import ENCODE_LOCK, load_minilm
+from harness.minilm import MiniLM
 from harness.tokens import word_spans
 
 _DIGIT = re.compile(r"\d")
@@ -164,10 +164,6 @@ def train_style_models(pairs: Sequence[tuple[str, str]], target: str, heldout: f
                        len(test), CharTrigramLM([t for t, _ in pairs]), threshold)
 
 
-def _load_encoder() -> Any:
-    return load_minilm("tone scoring (content similarity)")
-
-
 MAX_EMBEDDINGS = 100_000
 """Embeddings one cache keeps before it is emptied (memory bounded in long processes)."""
 
@@ -177,21 +173,21 @@ def new_embeddings() -> Memo[str, np.ndarray]:
     return Memo(MAX_EMBEDDINGS)
 
 
-def embed_many(texts: Sequence[str], cache: Memo[str, np.ndarray], batch_size: int = 64
-               ) -> dict[str, np.ndarray]:
+def embed_many(texts: Sequence[str], cache: Memo[str, np.ndarray], encoder: MiniLM,
+               batch_size: int = 64) -> dict[str, np.ndarray]:
     """The texts' embeddings: those in ``cache``, the rest embedded in batches and stored.
 
     The returned vectors are the caller's even if another thread empties the
     cache meanwhile.
+
+    Raises:
+        UsageError: The MiniLM package is not installed.
     """
     wanted = list(dict.fromkeys(texts))
     have = cache.get_many(wanted)
     todo = [t for t in wanted if t not in have]
     if todo:
-        encoder = _load_encoder()
-        with ENCODE_LOCK:  # one encode at a time: runner threads share the model
-            vecs = encoder.encode(todo, batch_size=batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False)
+        vecs = encoder.encode(todo, "tone scoring (content similarity)", batch_size=batch_size)
         fresh = {text: np.asarray(vec, dtype=np.float64)
                  for text, vec in zip(todo, vecs, strict=True)}
         cache.put_many(fresh)
@@ -199,7 +195,7 @@ def embed_many(texts: Sequence[str], cache: Memo[str, np.ndarray], batch_size: i
     return have
 
 
-def cosine(a: str, b: str, cache: Memo[str, np.ndarray]) -> float:
+def cosine(a: str, b: str, cache: Memo[str, np.ndarray], encoder: MiniLM) -> float:
     """Cosine similarity of two texts' MiniLM embeddings, clipped to [0, 1]."""
-    vec = embed_many([a, b], cache)
+    vec = embed_many([a, b], cache, encoder)
     return float(min(1.0, max(0.0, float(vec[a] @ vec[b]))))

@@ -75,7 +75,8 @@ def _empty(output: Output) -> Score | None:
 
 def _embed_once(task: Task, example: Example, text: str) -> None:
     """Embed the output, source and references in one batch (later cosines hit the cache)."""
-    embed_many([text, example.input, *references(task, example)], _embeddings(task))
+    embed_many([text, example.input, *references(task, example)], _embeddings(task),
+               task.encoder)
 
 
 def _chrf(hyp: str, refs: list[str]) -> float:
@@ -121,7 +122,7 @@ def similarity_source(example: Example, output: Output, task: Task) -> Score:
         return bad
     assert output.prediction is not None
     _embed_once(task, example, output.prediction)
-    sim = cosine(output.prediction, example.input, _embeddings(task))
+    sim = cosine(output.prediction, example.input, _embeddings(task), task.encoder)
     return Score(sim, f"cosine to the source {sim:.2f}")
 
 
@@ -134,7 +135,7 @@ def similarity_reference(example: Example, output: Output, task: Task) -> Score:
     assert output.prediction is not None
     refs = references(task, example)
     _embed_once(task, example, output.prediction)
-    sims = [cosine(output.prediction, r, _embeddings(task)) for r in refs]
+    sims = [cosine(output.prediction, r, _embeddings(task), task.encoder) for r in refs]
     return Score(max(sims), f"best cosine to {len(refs)} reference(s) {max(sims):.2f}",
                  {"per_reference": [round(s, 4) for s in sims]})
 
@@ -182,7 +183,7 @@ def joint(example: Example, output: Output, task: Task) -> Score:
     assert output.prediction is not None
     sta, _ = _style(task, output.prediction)
     _embed_once(task, example, output.prediction)
-    sim = cosine(output.prediction, example.input, _embeddings(task))
+    sim = cosine(output.prediction, example.input, _embeddings(task), task.encoder)
     fl, _ = _fluency(task, output.prediction)
     value = sta * sim * fl
     return Score(value, f"J = style {sta:.0f} x similarity {sim:.2f} x fluency {fl:.0f} = "

@@ -41,4 +41,4 @@ def open_for(task: Task, variant: Variant, cache_root: str | Path | None) -> Ret
     check_rag(task, variant)
     assert task.spec.knowledge is not None
     return open_retrieval(task.spec.knowledge, task.path, spec, cache_root,
-                          warn_key=f"{task.name}/{variant.name}")
+                          warn_key=f"{task.name}/{variant.name}", encoder=task.encoder)

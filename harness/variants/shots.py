@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.errors import UsageError
-from harness.minilm import ENCODE_LOCK, load_minilm
+from harness.minilm import MiniLM
 from harness.tasks import Example, Task
 from harness.variants.prompt import Variant
 
@@ -135,17 +135,16 @@ class NearestShots:
 ShotSource = FixedShots | NearestShots
 
 
-def minilm_encoder(texts: Sequence[str]) -> Vectors:
-    """Normalised MiniLM (all-MiniLM-L6-v2) embeddings, one row per text.
+def minilm_encoder(encoder: MiniLM) -> Encoder:
+    """Texts -> normalised MiniLM (all-MiniLM-L6-v2) embeddings, one row per text.
 
-    Raises:
-        UsageError: The MiniLM package is not installed.
+    The encoder raises UsageError when the MiniLM package is not installed.
     """
-    model = load_minilm("shot_selection: similar", "use shot_selection: stratified or random")
-    with ENCODE_LOCK:
-        vecs = model.encode(list(texts), batch_size=64, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(vecs, dtype=np.float32)
+    def encode(texts: Sequence[str]) -> Vectors:
+        return encoder.encode(texts, "shot_selection: similar",
+                              "use shot_selection: stratified or random")
+
+    return encode
 
 
 def train_digest(train: Sequence[Example]) -> str:
@@ -162,12 +161,13 @@ class ShotSelector:
     differ only in ``shots`` share them.
 
     Args:
-        encode: Texts -> normalised embeddings (default: MiniLM, loaded on
-            first use, so a run without ``similar`` never loads it).
+        encode: Texts -> normalised embeddings (default: the task's MiniLM
+            encoder, loaded on first use, so a run without ``similar`` never
+            loads it).
     """
 
     def __init__(self, encode: Encoder | None = None) -> None:
-        self._encode = encode or minilm_encoder
+        self._encode = encode
         self._lock = threading.Lock()
         self._train: dict[str, Vectors] = {}
         self._queries: dict[str, Vectors] = {}
@@ -184,32 +184,37 @@ class ShotSelector:
         if variant.spec.shot_selection != "similar" or variant.spec.shots == 0:
             return FixedShots(select_shots(task, variant, seed))
         train = tuple(_train(task, variant))
-        return NearestShots(train, self.train_vectors(train), variant.spec.shots,
-                            self.embed_query)
+        encode = self._encode or minilm_encoder(task.encoder)
 
-    def train_vectors(self, train: tuple[Example, ...]) -> Vectors:
+        def embed_query(text: str) -> Vectors:
+            return self.embed_query(text, encode)
+
+        return NearestShots(train, self.train_vectors(train, encode), variant.spec.shots,
+                            embed_query)
+
+    def train_vectors(self, train: tuple[Example, ...], encode: Encoder) -> Vectors:
         """The embeddings of ``train``, computed once per digest."""
         key = train_digest(train)
         with self._lock:
             hit = self._train.get(key)
         if hit is not None:
             return hit
-        vecs = self._run([ex.input for ex in train])
+        vecs = self._run([ex.input for ex in train], encode)
         with self._lock:
             return self._train.setdefault(key, vecs)
 
-    def embed_query(self, text: str) -> Vectors:
+    def embed_query(self, text: str, encode: Encoder) -> Vectors:
         """One input's embedding (cached by text)."""
         with self._lock:
             hit = self._queries.get(text)
         if hit is not None:
             return hit
-        vec = self._run([text])[0]
+        vec = self._run([text], encode)[0]
         with self._lock:
             return self._queries.setdefault(text, vec)
 
-    def _run(self, texts: list[str]) -> Vectors:
-        vecs = self._encode(texts)
+    def _run(self, texts: list[str], encode: Encoder) -> Vectors:
+        vecs = encode(texts)
         with self._lock:
             self.encoded += len(texts)
         return vecs

@@ -16,7 +16,7 @@ import pytest
 
 from harness.backends.base import BackendOptions, create, parse_spec
 from harness.client import CachedModel
-from harness.lmeval import LmevalOptions, run_lmeval
+from harness.lmeval_run import LmevalOptions, run_lmeval
 from harness.predict import make_plan, predict_classification
 from harness.store import Store
 from harness.tasks import load_task

@@ -80,7 +80,7 @@ def test_lm_eval_generations_are_read_and_scored_as_tunegate_reads_them() -> Non
     # A format task's generated text goes through the task's own parser (the one the
     # gold check uses), then every applicable scorer with the task. Before, the raw
     # text was the prediction and task scorers were called without their task.
-    from harness.lmeval import _sample_output
+    from harness.lmeval_run import _sample_output
     from harness.scoring import score_all
 
     task = load_task(ROOT / "tasks" / "support_record.yaml")
@@ -103,6 +103,41 @@ def test_lm_eval_generations_are_read_and_scored_as_tunegate_reads_them() -> Non
     ({"gen_args_0": {"arg_0": "Q: y\nA:", "arg_1": " y"}}, "Q: y\nA:"),  # newer logs
     (None, None), ([], None), ([[]], None), ([[3]], None)])
 def test_the_prompt_lm_eval_sent_is_read_from_its_sample(arguments, prompt):
-    from harness.lmeval import _sample_prompt
+    from harness.lmeval_run import _sample_prompt
 
     assert _sample_prompt({"arguments": arguments}) == prompt
+
+
+def test_cli_run_imports_lm_evals_samples_and_renders_the_report(
+        project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # lm-eval itself is the execute stage (its evaluator stands in here, giving
+    # the gold label the higher log-likelihood on 5 of the 6 test examples);
+    # the imported run is analysed and rendered like any other run.
+    from harness import lmeval_run as lmeval
+    from harness.store import Store
+
+    task = load_task(project.task)
+
+    def evaluate(lm_task: str, opts: lmeval.LmevalOptions) -> dict[str, object]:
+        samples = []
+        for i, ex in enumerate(task.split("test")):
+            right = i != 0
+            gold_first = (ex.target == "ALPHA") == right
+            lls = [[-1.0], [-2.0]] if gold_first else [[-2.0], [-1.0]]
+            samples.append({"doc_id": i, "doc": {"id": ex.id}, "filter": "none",
+                            "filtered_resps": lls, "resps": lls})
+        return {"results": {lm_task: {"acc,none": 5 / 6}}, "samples": {lm_task: samples}}
+
+    monkeypatch.setattr(lmeval, "_evaluate", evaluate)
+    store, reports = tmp_path / "st", tmp_path / "rep"
+    assert main(["export-lmeval", str(project.task), "--out", str(tmp_path / "lm"), "--run",
+                 "hf", "--store", str(store), "--reports", str(reports)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    run_id = lines[-2].rsplit(" ", 1)[1]
+    assert lines[-1] == f"report: {reports / run_id / 'report.md'}"
+    results = json.loads((reports / run_id / "results.json").read_text())
+    [row] = [t for t in results["tasks"] if t["task"] == "toy"]
+    assert len(list(Store(store).records(run_id))) == 6
+    [variant] = row["variants"]
+    assert variant["metrics"]["accuracy"] == pytest.approx(5 / 6)  # 5 of 6 right

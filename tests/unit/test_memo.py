@@ -48,17 +48,16 @@ def test_the_bound_empties_before_a_write_that_would_pass_it() -> None:
 class _Encoder:
     """Unit vectors by first letter: a -> e0, b -> e1, a second 'a' word -> e0 too."""
 
-    def encode(self, texts, **_kw):  # type: ignore[no-untyped-def]
+    def encode(self, texts, *_args, **_kw):  # type: ignore[no-untyped-def]
         return np.array([[1.0, 0.0] if t.startswith("a") else [0.0, 1.0] for t in texts])
 
 
 def test_cosine_keeps_its_vectors_when_the_cache_is_emptied(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(style, "_load_encoder", _Encoder)
     cache = style.new_embeddings()
     monkeypatch.setattr(cache, "_max", 1)  # every write of two texts empties it first
     # "ab" and "ax" both map to e0: cosine 1.0; "ab" and "b" are orthogonal: 0.0.
-    assert style.cosine("ab", "ax", cache) == pytest.approx(1.0)
-    assert style.cosine("ab", "b", cache) == pytest.approx(0.0)
+    assert style.cosine("ab", "ax", cache, _Encoder()) == pytest.approx(1.0)  # type: ignore[arg-type]
+    assert style.cosine("ab", "b", cache, _Encoder()) == pytest.approx(0.0)  # type: ignore[arg-type]
 
 
 def test_each_loaded_task_has_its_own_memo() -> None:

