@@ -42,8 +42,14 @@ SIMILARITY_DECIMALS = 6
 def select_shots(task: Task, variant: Variant, seed: int) -> tuple[Example, ...]:
     """Draw a ``stratified`` or ``random`` variant's few-shot examples from ``train``.
 
-    The draw depends only on the seed, the task and the variant name, so the
-    same shots serve every example (and the prompt prefix can be cached).
+    The draw depends only on the seed, the task, ``k`` and the selection rule,
+    not on the variant's name: the same shots serve every example (so the
+    prompt prefix can be cached), and variants that differ only in template,
+    instructions or calibration see the same demonstrations. A comparison
+    between them then measures that difference alone, and a calibrated
+    few-shot variant (Zhao et al., 2021, compare calibrated and uncalibrated
+    scores of one prompt) sends the plain variant's label-scoring requests,
+    which the response cache already holds.
 
     Raises:
         UsageError: The variant wants shots but the task has no train split.
@@ -56,7 +62,7 @@ def select_shots(task: Task, variant: Variant, seed: int) -> tuple[Example, ...]
     if variant.spec.shot_selection == "similar":
         raise ValueError("shot_selection: similar picks shots per input; use ShotSelector")
     train = _train(task, variant)
-    rng = random.Random(f"{seed}:{task.name}:{variant.name}")
+    rng = random.Random(f"{seed}:{task.name}:{k}:{variant.spec.shot_selection}")
     if variant.spec.shot_selection == "random":
         return tuple(rng.sample(train, min(k, len(train))))
     by_label: dict[str, list[Example]] = {}

@@ -6,7 +6,11 @@ from collections import Counter
 
 import pytest
 
+from harness.backends.base import BackendOptions, create, parse_spec
+from harness.client import CachedModel
 from harness.errors import UsageError
+from harness.plan import calibration_requests, example_requests, make_plan
+from harness.store import Store
 from harness.tasks import load_task
 from harness.variants.prompt import load_variant
 from harness.variants.shots import select_shots
@@ -131,11 +135,33 @@ def test_more_shots_than_train_takes_all_of_train(project):
         ex.id for ex in task.split("train"))
 
 
-def test_shots_depend_on_variant_name(many_labels, project):
-    a = select_shots(many_labels, _variant(project, "a", extra="shots: 4\n"), 0)
-    draws = {tuple(s.id for s in select_shots(
-        many_labels, _variant(project, f"n{i}", extra="shots: 4\n"), 0)) for i in range(6)}
-    assert len(draws | {tuple(s.id for s in a)}) > 1
+def test_shots_depend_on_k_and_selection_not_on_the_variant(many_labels, project):
+    # Variants that differ only in name, template or calibration see the same
+    # demonstrations: a calibrated few-shot variant is the plain one plus calibration.
+    def ids(name, extra):
+        variant = _variant(project, name, extra=extra)
+        return tuple(s.id for s in select_shots(many_labels, variant, 0))
+    plain = ids("a", "shots: 4\n")
+    assert ids("b", "shots: 4\ncalibrate: true\n") == plain
+    assert ids("c", "shots: 4\nshot_selection: stratified\n") == plain
+    # Another k or another rule is a draw of its own (seeded by it).
+    assert ids("d", "shots: 4\nshot_selection: random\n") != plain
+    draws = {ids(f"k{k}", f"shots: {k}\n") for k in (4, 5, 6, 7)}
+    assert len(draws) == 4
+
+
+def test_a_calibrated_variant_sends_the_plain_variants_requests(many_labels, project, tmp_path):
+    # The per-example label-scoring requests are identical, so the response cache
+    # serves them; calibration adds only its content-free requests.
+    backend = create(parse_spec("fake:keyword"), BackendOptions())
+    model = CachedModel(backend, Store(tmp_path / "st"))
+    plain = _variant(project, "plain", extra="shots: 4\n")
+    cal = _variant(project, "cal", extra="shots: 4\ncalibrate: true\n")
+    plans = [make_plan(model, many_labels, v, select_shots(many_labels, v, 7))
+             for v in (plain, cal)]
+    for ex in many_labels.split("test"):
+        assert example_requests(model, plans[0], ex) == example_requests(model, plans[1], ex)
+    assert calibration_requests(plans[0]) == [] and len(calibration_requests(plans[1])) > 0
 
 
 def test_shots_without_train_split_is_a_user_error(project, edit):
