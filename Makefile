@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tunegate-installed
 
-.PHONY: install model demo test test-long test-fast lint typecheck bench clean
+.PHONY: install model demo demo-full test test-long test-fast lint typecheck bench clean
 
 # torch first, from the local CPU build: anything else pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -29,7 +29,12 @@ $(TEST_STAMP): $(STAMP)
 model: install
 	$(BIN)/python -m harness.modelfiles
 
+# The coffee-break demo: three tasks, the prompt search on, LoRA trained on the spot.
 demo: model
+	$(BIN)/tunegate run examples/quick.yaml
+
+# The six-task demo (all four families, a knowledge task, one prompting solves).
+demo-full: model
 	$(BIN)/tunegate run examples/demo.yaml
 
 # The whole suite. pytest's exit code 5 (no tests collected) fails like any other.

@@ -1,11 +1,12 @@
-"""Demo wall time: `tunegate run examples/demo.yaml` into a fresh store, then again.
+"""Demo wall time: `tunegate run examples/quick.yaml` (`make demo`) into a fresh store, then again.
 
 The first run does everything a new user's first `make demo` does after the
 install (the model already assembled): it trains the LoRA adapters on the spot
 and makes every model call. The second is a cached rerun (zero model calls).
 Prints a table and a final line of ratios; writes reports/bench/demo.json.
 
-Usage: .venv/bin/python benchmarks/bench_demo.py [--config examples/demo.yaml]
+Usage: .venv/bin/python benchmarks/bench_demo.py [--config examples/quick.yaml]
+(examples/demo.yaml is the six-task demo, `make demo-full`.)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def run(config: Path, store: Path, reports: Path) -> tuple[float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=str(ROOT / "examples" / "demo.yaml"))
+    ap.add_argument("--config", default=str(ROOT / "examples" / "quick.yaml"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)

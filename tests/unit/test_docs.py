@@ -276,9 +276,11 @@ def test_make_test_is_the_readme_test_command() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make demo" in readme and "make test" in readme
-    assert "runs examples/demo.yaml" in readme
-    assert re.search(r"^demo:.*\n\t\$\(BIN\)/tunegate run examples/demo\.yaml$", makefile,
+    assert "runs examples/quick.yaml" in readme and "make demo-full" in readme
+    assert re.search(r"^demo:.*\n\t\$\(BIN\)/tunegate run examples/quick\.yaml$", makefile,
                      re.MULTILINE)
+    assert re.search(r"^demo-full:.*\n\t\$\(BIN\)/tunegate run examples/demo\.yaml$",
+                     makefile, re.MULTILINE)
     assert re.search(r"^test:.*\n\t\$\(BIN\)/python -m pytest -q;", makefile, re.MULTILINE)
     assert re.search(r"^make test\b", ci, re.MULTILINE)
 
