@@ -131,9 +131,17 @@ def test_large_tables_paginate(page, tmp_path):
         "p": Cell("A", "A", 1.0), "q": Cell("B" if i % 5 == 0 else "A",
                                             "B" if i % 5 == 0 else "A",
                                             0.0 if i % 5 == 0 else 1.0)}) for i in range(250)]
-    variants = [{"name": n, "kind": "prompt", "score": 0.9, "n": 250} for n in ("p", "q")]
-    results = {"run_id": "big", "tasks": [{"task": "t", "baseline": "p",
-                                           "variants": variants, "comparisons": []}]}
+    from tests.unit import resultskit as kit
+
+    variants = [{"name": n, "kind": "prompt", "model": "m", "score": 0.9, "n": 250}
+                for n in ("p", "q")]
+    results = kit.results({
+        "run_id": "big", "created": "2026-01-01T00:00:00+00:00", "config_path": "c.yaml",
+        "config_digest": "d", "seed": 1, "status": "done", "model_calls": 0,
+        "confidence": 0.95,
+        "tasks": [kit.task({"task": "t", "family": "classification", "metric": "accuracy",
+                            "baseline": "p", "baseline_reason": "best", "variants": variants,
+                            "comparisons": []})]})
     path = tmp_path / "index.html"
     path.write_text(render_html(results, [], {"t": TaskExamples("t", rows)}))
     page.goto(path)

@@ -43,9 +43,13 @@ def write_easy_task(root: Path) -> Path:
              "{% endfor %}Word: {{ input }}\nCategory:")
     (tpl / "good.j2").write_text(
         '{% set MAP = {"fruit": "fruit", "animal": "animal", "colour": "colour"} %}' + shots)
-    # Deliberately broken: every demonstration carries the wrong category.
+    # Deliberately broken: every demonstration says "fruit". Both variants draw the
+    # same six shots (the draw depends on k and the rule, not the name), so only the
+    # labels differ. Permuted labels would hurt a small model little (Min et al.,
+    # 2022, "Rethinking the Role of Demonstrations"); a constant one pulls its answers
+    # to that label (majority-label bias, Zhao et al., 2021).
     (tpl / "broken.j2").write_text(
-        '{% set MAP = {"fruit": "animal", "animal": "colour", "colour": "fruit"} %}' + shots)
+        '{% set MAP = {"fruit": "fruit", "animal": "fruit", "colour": "fruit"} %}' + shots)
     (root / "few_shot.yaml").write_text(
         "name: few_shot\ntemplate: templates/good.j2\nshots: 6\n")
     (root / "broken.yaml").write_text(
