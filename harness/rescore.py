@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import UsageError
+from harness.fmt import number
 from harness.runner import new_run_id
 from harness.scoring.base import Output, score_all, scorer_identities
 from harness.store import Record, RunRow, Store
@@ -52,12 +53,10 @@ class ScoreChange:
 
     def line(self) -> str:
         """``task/variant scorer: k of n changed, mean a -> b``."""
-        def mean(x: float) -> str:
-            return "n/a" if math.isnan(x) else f"{x:.4g}"
-
         ver = f" (version {self.versions})" if self.versions else ""
+        old, new = number(self.old_mean, ".4g"), number(self.new_mean, ".4g")
         return (f"{self.task}/{self.variant} {self.scorer}{ver}: {self.changed} of {self.n} "
-                f"examples changed, mean {mean(self.old_mean)} -> {mean(self.new_mean)}")
+                f"examples changed, mean {old} -> {new}")
 
 
 @dataclass(frozen=True)
