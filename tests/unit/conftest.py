@@ -9,12 +9,14 @@ name the wrong label, so ``echo`` scores 4/6 on test.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.store import Store
 
 TASK_YAML = """\
 name: toy
@@ -115,3 +117,11 @@ def edit() -> Callable[[Path, str, str], Path]:
         return path
 
     return _edit
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty store under ``tmp_path / "store"``, closed after the test."""
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()

@@ -55,12 +55,6 @@ class Scripted:
         pass
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
-
 
 def test_miss_then_hit_makes_one_backend_call(store):
     backend = Scripted()

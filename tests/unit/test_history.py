@@ -30,12 +30,6 @@ def _run(store: Store, run_id: str, scores: np.ndarray, digest: str = "d1",
     store.finish_run(run_id, "done", 0)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "st")
-    yield s
-    s.close()
-
 
 def test_chance_differences_raise_no_alert(store):
     rng = np.random.default_rng(11)
@@ -88,16 +82,16 @@ def test_history_table_and_export(store, tmp_path, capsys):
     _run(store, "r2", np.ones(4))
     rows = history(store)
     assert [(r.run_id, r.score, r.n) for r in rows] == [("r1", 0.75, 4), ("r2", 1.0, 4)]
-    assert main(["history", "--store", str(tmp_path / "st"), "--task", "t"]) == 0
+    assert main(["history", "--store", str(store.root), "--task", "t"]) == 0
     out = capsys.readouterr().out
     assert "75.0%" in out and "100.0%" in out
-    assert main(["history", "--store", str(tmp_path / "st"), "--since", "yesterday"]) == 2
+    assert main(["history", "--store", str(store.root), "--since", "yesterday"]) == 2
     csv = tmp_path / "out" / "records.csv"
-    assert main(["export", "all", "--store", str(tmp_path / "st"), "--out", str(csv)]) == 0
+    assert main(["export", "all", "--store", str(store.root), "--out", str(csv)]) == 0
     frame = pd.read_csv(csv)
     assert len(frame) == 8 and frame["score_label_accuracy"].sum() == 7
     pq = tmp_path / "out" / "r2.parquet"
-    assert main(["export", "r2", "--store", str(tmp_path / "st"), "--out", str(pq)]) == 0
+    assert main(["export", "r2", "--store", str(store.root), "--out", str(pq)]) == 0
     assert len(pd.read_parquet(pq)) == 4
-    assert main(["export", "r2", "--store", str(tmp_path / "st"), "--out",
+    assert main(["export", "r2", "--store", str(store.root), "--out",
                  str(tmp_path / "x.txt")]) == 2

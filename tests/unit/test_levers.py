@@ -68,12 +68,6 @@ class Recorder:
         pass
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
-
 
 def _variant(project, name, extra=""):
     return load_variant(project.write(f"{name}.yaml", f"name: {name}\ntemplate: echo.j2\n"

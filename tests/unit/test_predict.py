@@ -27,7 +27,6 @@ from harness.predict import (
     predict_classification,
 )
 from harness.scoring.classification import label_accuracy
-from harness.store import Store
 from harness.tasks import load_task
 from harness.variants.prompt import load_variant
 
@@ -72,12 +71,6 @@ class Fixed:
     def close(self) -> None:
         pass
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
 
 
 def _variant(project, name, extra=""):

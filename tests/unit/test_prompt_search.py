@@ -17,7 +17,6 @@ from harness.errors import UsageError
 from harness.estimate import estimate
 from harness.report.writer import write_report
 from harness.runner import Runner
-from harness.store import Store
 from harness.variants.search import Round, round_requests, schedule
 from tests.unit.conftest import DEV, RUN_YAML
 
@@ -141,12 +140,6 @@ def test_a_search_needs_dev(searched, edit):
 
 
 # -- running it ----------------------------------------------------------------------
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
 
 
 def _counts(store, run_id):

@@ -13,17 +13,10 @@ from harness.client import CachedModel
 from harness.config import load_config
 from harness.runner import Runner, new_run_id
 from harness.sampling import sample_split
-from harness.store import Store
 from harness.tasks import load_task
 
 ALL = {("dev", f"dv{i}") for i in range(4)} | {("test", f"te{i}") for i in range(6)}
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -16,12 +16,6 @@ REQUEST = {"prompt": "Q: hi\nA:", "max_tokens": 8, "stop": ["\n"], "temperature"
            "seed": 0}
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "store")
-    yield s
-    s.close()
-
 
 def _record(run_id="r1", example_id="e1", split="test", error=None, value=1.0):
     return Record(run_id, "toy", "tdig", "echo", "fake:keyword", split, example_id, 0, "ALPHA",

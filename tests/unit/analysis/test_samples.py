@@ -77,12 +77,6 @@ def _store_run(store: Store, run: str, records: list[Record]) -> None:
     store.finish_run(run, "done", 0)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "st")
-    yield s
-    s.close()
-
 
 def test_the_definition() -> None:
     ids = [f"e{i}" for i in range(30) for _ in range(4)]
